@@ -1,0 +1,35 @@
+# One entry point for people and CI. `make demo` and `make test` set everything up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.seefood-installed
+
+.PHONY: setup demo test test-fast lint gpu-check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch/torchvision come from the range in pyproject.toml (2.14.1 / 0.29.1 here, served from local disk)
+	$(PY) -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/seefood demo --out runs/demo --force
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/mypy
+
+# on a machine with a CUDA GPU (see scripts/gpu_check.sh)
+gpu-check:
+	bash scripts/gpu_check.sh
+
+clean:
+	rm -rf runs/demo .pytest_cache

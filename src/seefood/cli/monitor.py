@@ -1,0 +1,16 @@
+"""`seefood monitor` (placeholder until its feature lands)."""
+
+from __future__ import annotations
+
+import typer
+
+from seefood.cli.common import not_implemented
+
+
+def register(app: typer.Typer) -> None:
+    """Add the monitor command to the main app."""
+
+    @app.command("monitor")
+    def _placeholder() -> None:
+        """Not implemented yet."""
+        not_implemented("seefood monitor", "see the open issues")

@@ -1,0 +1,16 @@
+"""`seefood predict` (placeholder until its feature lands)."""
+
+from __future__ import annotations
+
+import typer
+
+from seefood.cli.common import not_implemented
+
+
+def register(app: typer.Typer) -> None:
+    """Add the predict command to the main app."""
+
+    @app.command("predict")
+    def _placeholder() -> None:
+        """Not implemented yet."""
+        not_implemented("seefood predict", "see the open issues")

@@ -1,0 +1,16 @@
+"""`seefood space` (placeholder until its feature lands)."""
+
+from __future__ import annotations
+
+import typer
+
+from seefood.cli.common import not_implemented
+
+
+def register(app: typer.Typer) -> None:
+    """Add the space command to the main app."""
+
+    @app.command("space")
+    def _placeholder() -> None:
+        """Not implemented yet."""
+        not_implemented("seefood space", "see the open issues")

@@ -1,0 +1,9 @@
+"""Supported architectures: a registry of ModelSpec, and `create_model` to build one."""
+
+from __future__ import annotations
+
+from seefood.models import effnet, tiny, vit  # noqa: F401  (registers the specs)
+from seefood.models.factory import create_model, load_weights_file
+from seefood.models.registry import ModelSpec, get_spec, model_names, register
+
+__all__ = ["ModelSpec", "create_model", "get_spec", "load_weights_file", "model_names", "register"]

@@ -1,0 +1,1 @@
+"""seefood.space."""

@@ -1,0 +1,1 @@
+"""Fine-tuning, evaluation, checkpoints and TensorBoard logging."""

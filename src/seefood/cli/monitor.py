@@ -1,16 +1,44 @@
-"""`seefood monitor` (placeholder until its feature lands)."""
+"""`seefood monitor LOG`: traffic, latency, confidence and drift of a Space's prediction log."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated
 
-from seefood.cli.common import not_implemented
+import typer
+from rich.console import Console
+
+from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.space import MonitorConfig, run_monitor
+from seefood.space.monitor_files import report_table
+
+_DEFAULT_LOW = float(MonitorConfig.__dataclass_fields__["low_confidence"].default)  # type: ignore[arg-type]
+
+
+@cli_errors
+def monitor(
+    log: Annotated[Path, typer.Argument(help="The Space's predictions.sqlite.")],
+    reference: Annotated[Path | None, typer.Option(
+        help="Bench report folder, decision.json, artifact or Space folder [default: what the log stores].")] = None,
+    since: Annotated[str | None, typer.Option(help="Only requests at or after this ISO 8601 time (UTC if naive).")] = (
+        None),
+    until: Annotated[str | None, typer.Option(help="Only requests before this ISO 8601 time.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for monitor.json + monitor.png [default: beside LOG].")] = (
+        None),
+    low_confidence: Annotated[float, typer.Option(help="Top-1 probability below which a prediction is low.")] = (
+        _DEFAULT_LOW),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Summarise a Space's prediction log: table on the terminal, PNG and JSON on disk."""
+    setup_logging(verbose)
+    config = MonitorConfig(log=log, reference=reference, since=since, until=until, low_confidence=low_confidence)
+    report, files = run_monitor(config, out)
+    Console().print(report_table(report))
+    if report.requests == 0:
+        console.print("[yellow]no predictions in this window[/]")
+    console.print(f"[green]monitor:[/] {files.json}, {files.png}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the monitor command to the main app."""
-
-    @app.command("monitor")
-    def _placeholder() -> None:
-        """Not implemented yet."""
-        not_implemented("seefood monitor", "see the open issues")
+    app.command("monitor")(monitor)

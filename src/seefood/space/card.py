@@ -1,0 +1,149 @@
+"""The Space's requirements.txt (only what the picked runtime needs) and README.md (front matter + model card)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+from seefood.errors import BackendMissingError, ConfigError
+from seefood.metadata import ModelMeta
+
+
+@dataclass(frozen=True)
+class SpaceFormat:
+    """What a Space serving one artifact format installs."""
+
+    distribution: str  # pip name, pinned to the installed version (the benchmark measured that one)
+    imports: tuple[str, ...]  # top-level modules it provides to the bundled code
+    install: str  # how to get it here, for the error when it is missing
+
+
+# formats a Space can serve without torch; torchscript / tensorrt / pytorch need torch and are refused
+SPACE_FORMATS: dict[str, SpaceFormat] = {
+    "onnx": SpaceFormat("onnxruntime", ("onnxruntime",), "pip install onnxruntime"),
+    "openvino": SpaceFormat("openvino", ("openvino",), "pip install 'seefood[openvino]'"),
+}
+# every Space: the web app, image decoding, arrays (gradio 6 needs pillow < 13: the pin keeps it there)
+BASE_REQUIREMENTS: tuple[SpaceFormat, ...] = (
+    SpaceFormat("gradio", ("gradio",), "pip install 'seefood[space]'"),
+    SpaceFormat("pillow", ("PIL",), "pip install 'pillow<13'"),
+    SpaceFormat("numpy", ("numpy",), "pip install numpy"),
+)
+
+
+def space_format(fmt: str) -> SpaceFormat:
+    """The Space recipe of an artifact format; ConfigError for formats that need torch."""
+    try:
+        return SPACE_FORMATS[fmt]
+    except KeyError:
+        raise ConfigError(
+            f"the picked artifact is {fmt!r}, which needs torch; a Space serves only "
+            f"{' or '.join(SPACE_FORMATS)}: re-run `seefood pick` restricted to those formats"
+        ) from None
+
+
+def installed_version(package: SpaceFormat) -> str:
+    """Installed version of a requirement; BackendMissingError when it is absent."""
+    try:
+        return importlib.metadata.version(package.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise BackendMissingError(package.distribution, package.install, "needed to build the Space") from None
+
+
+def requirements(fmt: str) -> list[str]:
+    """Pinned requirement lines for a Space serving `fmt` (no torch, no seefood)."""
+    packages = (*BASE_REQUIREMENTS, space_format(fmt))
+    return [f"{p.distribution}=={installed_version(p)}" for p in packages]
+
+
+def allowed_imports(fmt: str) -> set[str]:
+    """Top-level third-party modules the bundled code may import in a Space serving `fmt`."""
+    return {name for p in (*BASE_REQUIREMENTS, space_format(fmt)) for name in p.imports}
+
+
+def _num(value: Any, fmt: str, missing: str = "–") -> str:
+    try:
+        return format(float(value), fmt)
+    except (TypeError, ValueError):
+        return missing
+
+
+def _cell(value: Any) -> str:
+    """Table-cell text: a literal | would split the Markdown cell."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _front_matter(title: str, license_id: str, meta: ModelMeta) -> str:
+    fields = {
+        "title": title, "emoji": "🍽️", "colorFrom": "yellow", "colorTo": "red", "sdk": "gradio",
+        "sdk_version": installed_version(BASE_REQUIREMENTS[0]),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "app_file": "app.py", "pinned": False, "license": license_id,
+        "short_description": f"Food classifier: {meta.architecture}, {meta.format} {meta.precision}"[:60],
+    }
+    # JSON scalars are valid YAML, so titles with colons or quotes need no YAML escaping rules
+    lines = [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items()]
+    lines.append("tags: [image-classification, food, seefood, " + json.dumps(meta.format) + "]")
+    return "---\n" + "\n".join(lines) + "\n---\n"
+
+
+def readme(
+    title: str, license_id: str, meta: ModelMeta, decision: dict[str, Any], examples_note: str, log_images: bool
+) -> str:
+    """README.md: Space front matter + a model card with the measured accuracy, latency and size."""
+    lat = decision.get("latency_ms") or {}
+    rules = decision.get("rules") or {}
+    reference = decision.get("reference") or {}
+    size_mb = _num((decision.get("size_bytes") or 0) / 1e6 if decision.get("size_bytes") else None, ".2f")
+    out = [
+        _front_matter(title, license_id, meta),
+        f"# {title}\n",
+        (f"Upload a food photo (or pick an example) to get the top-5 of {meta.num_classes} classes with their "
+        f"probabilities and the model time. Built by `seefood space build` from the artifact `seefood pick` "
+        f"chose; it runs on {space_format(meta.format).distribution} without PyTorch.\n"),
+        "## Model\n",
+        "| | |\n|---|---|",
+        f"| architecture | `{meta.architecture}` |",
+        f"| artifact | `{decision.get('name', '–')}`: {meta.format}, {meta.precision}"
+        + (f", {meta.sparsity:.0%} channels pruned" if meta.sparsity else "") + " |",
+        (f"| input | {meta.preprocessing.crop}×{meta.preprocessing.crop} px (resize {meta.preprocessing.resize}, "
+        f"{meta.preprocessing.interpolation}) |"),
+        f"| size | {size_mb} MB |",
+        f"| classes | {_cell(', '.join(meta.class_names))} |",
+        "",
+        "## Measured by `seefood bench` (through this artifact's runtime)\n",
+        "| top-1 | top-5 | latency p50 | p90 | p99 | device | batch |",
+        "|---|---|---|---|---|---|---|",
+        (f"| {_num(decision.get('top1'), '.2%')} | {_num(decision.get('top5'), '.2%')} | "
+        f"{_num(lat.get('p50'), '.2f')} ms | {_num(lat.get('p90'), '.2f')} ms | {_num(lat.get('p99'), '.2f')} ms | "
+        f"{decision.get('device', '–')} | {decision.get('batch_size', '–')} |"),
+        "",
+        ("Latency is per batch on the benchmark machine; a shared Space CPU is usually slower "
+        "(the app shows the model time of every request).\n"),
+        "## Why this artifact\n",
+        f"Rules: accuracy drop at most {_num(rules.get('max_drop'), '.2%')} versus the fp32 reference"
+        + (f" (top-1 {_num(reference.get('top1'), '.2%')})" if reference.get("top1") is not None else "")
+        + (f", latency budget {_num(rules.get('budget_ms'), '.1f')} ms" if rules.get("budget_ms") else "") + ".\n",
+    ]
+    rejected = decision.get("rejected") or []
+    if rejected:
+        out += ["| rejected | rule | detail |", "|---|---|---|"]
+        out += [f"| {_cell(r.get('name', '–'))} | {_cell(r.get('rule', '–'))} | {_cell(r.get('detail', ''))} |"
+                for r in rejected]
+        out.append("")
+    out += [
+        "## Run it locally\n",
+        "```bash\npip install -r requirements.txt\npython app.py   # or: seefood space serve .\n```\n",
+        "## Monitoring\n",
+        "Every prediction is appended to `logs/predictions.sqlite` (or `$SEEFOOD_LOG`): time, top-5, "
+        "confidence, latency, image size and the sha256 of the upload"
+        + (" and the uploaded image itself (built with --log-images)." if log_images else
+           "; never the image.")
+        + " The Monitoring tab summarises it; `seefood monitor logs/predictions.sqlite --reference .` "
+        "writes the full report (table, PNG, JSON).\n",
+        f"## Examples\n\n{examples_note}\n",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,150 @@
+"""Validate an uploaded file and decode it into one RGB photo, or say clearly why not (torch-free).
+
+The Space receives uploads as file paths so that this module, not the web framework, decides what
+is acceptable: empty, oversized, truncated, non-image and decompression-bomb files are refused
+with a message for the user; grayscale, CMYK, RGBA, palette, 16-bit, animated (first frame) and
+EXIF-rotated images are converted by `seefood.preprocessing.to_rgb`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from seefood.errors import DataError
+from seefood.preprocessing import to_rgb
+
+# formats a browser upload may reasonably be; anything else is refused before decoding
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
+_EXIF_ORIENTATION = 0x0112
+
+
+class UploadError(DataError):
+    """An upload cannot be classified; the message is shown to the person who uploaded it."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What the Space accepts; the defaults suit phone photos on a small CPU Space."""
+
+    max_bytes: int = 20 * 1024 * 1024  # file size limit (also given to gradio's max_file_size)
+    max_pixels: int = 40_000_000  # width * height limit, checked from the header before decoding
+    min_side: int = 16  # smaller images carry no usable detail
+
+    def __post_init__(self) -> None:
+        if self.max_bytes <= 0 or self.max_pixels <= 0 or self.min_side <= 0:
+            raise ValueError(f"upload limits must be positive, got {self}")
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded upload: the RGB image (EXIF orientation applied) and facts for the log."""
+
+    image: Image.Image
+    width: int  # after EXIF rotation
+    height: int
+    sha256: str  # of the uploaded bytes
+    nbytes: int
+    format: str  # PIL format name of the file, e.g. "JPEG"
+    note: str  # what was converted, e.g. "CMYK -> RGB, first of 12 frames"; empty when nothing
+    data: bytes = field(repr=False, default=b"")  # the uploaded bytes (kept for --log-images)
+
+
+def _read_bytes(path: Path, limits: UploadLimits) -> bytes:
+    """The file's bytes, after the existence, emptiness and size checks."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UploadError("The upload did not arrive (file missing): please upload the photo again.") from None
+    if not path.is_file():
+        raise UploadError("That is not a file: please upload a photo (JPEG, PNG, WebP, GIF or BMP).")
+    if size == 0:
+        raise UploadError("The file is empty (0 bytes): please upload a photo.")
+    if size > limits.max_bytes:
+        raise UploadError(
+            f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB: "
+            f"please upload a smaller or more compressed photo."
+        )
+    return path.read_bytes()
+
+
+def _open_checked(data: bytes, limits: UploadLimits) -> Image.Image:
+    """Open the header only (no pixel decoding) and check the format and pixel count."""
+    try:
+        with warnings.catch_warnings():
+            # PIL warns above Image.MAX_IMAGE_PIXELS and raises above twice that; both are bombs here
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError(
+            "The image has far too many pixels (a decompression bomb?): please upload an ordinary photo."
+        ) from None
+    except UnidentifiedImageError:
+        raise UploadError(
+            "This file is not an image we can read: please upload a JPEG, PNG, WebP, GIF or BMP photo."
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL raises these for broken headers
+        raise UploadError(f"The image header is corrupt ({exc}): please re-save the photo and upload it again.") from None
+    if image.format not in ALLOWED_FORMATS:
+        image.close()
+        raise UploadError(
+            f"{image.format or 'This'} files are not accepted: please upload a JPEG, PNG, WebP, GIF or BMP photo."
+        )
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        image.close()
+        raise UploadError(
+            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
+            f"{limits.max_pixels / 1e6:.0f} MP: please upload a smaller photo."
+        )
+    return image
+
+
+def load_upload(path: str | os.PathLike[str] | None, limits: UploadLimits | None = None) -> LoadedImage:
+    """Check and decode one uploaded file into an RGB image; raise UploadError with a user-facing message."""
+    limits = limits or UploadLimits()
+    if path is None or str(path) == "":
+        raise UploadError("No image yet: upload a photo or pick an example.")
+    path = Path(path)
+    data = _read_bytes(path, limits)
+    image = _open_checked(data, limits)
+    file_format = str(image.format)
+    notes = []
+    try:
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        if frames > 1:
+            image.seek(0)
+            notes.append(f"first of {frames} frames")
+        image.load()
+        source_mode = image.mode
+        if image.getexif().get(_EXIF_ORIENTATION, 1) not in (1, None):
+            notes.append("EXIF rotation applied")
+        rgb = to_rgb(image)
+        if rgb is image:
+            rgb = image.copy()
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UploadError(
+            f"The image could not be decoded ({exc}): the file is probably truncated or corrupt; "
+            f"please re-save the photo and upload it again."
+        ) from None
+    except MemoryError:
+        raise UploadError("The image is too large to decode here: please upload a smaller photo.") from None
+    finally:
+        image.close()
+    if min(rgb.size) < limits.min_side:
+        raise UploadError(
+            f"The image is only {rgb.width}x{rgb.height} pixels: please upload a photo at least "
+            f"{limits.min_side} pixels on each side."
+        )
+    if source_mode != "RGB":
+        notes.insert(0, f"{source_mode} -> RGB")
+    return LoadedImage(
+        image=rgb, width=rgb.width, height=rgb.height, sha256=hashlib.sha256(data).hexdigest(),
+        nbytes=len(data), format=file_format, note=", ".join(notes), data=data,
+    )

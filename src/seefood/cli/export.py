@@ -1,15 +1,70 @@
-"""`seefood export` / `seefood-export`: checkpoint -> TorchScript, ONNX, OpenVINO, TensorRT."""
+"""`seefood export` / `seefood-export`: checkpoint -> TorchScript, ONNX, OpenVINO, TensorRT (+ fp16, int8)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
 
-from seefood.cli.common import not_implemented
+from seefood.cli.common import cli_errors, setup_logging
+from seefood.errors import ConfigError
 
 
-def export() -> None:
-    """Export a checkpoint to deployment formats (not implemented yet)."""
-    not_implemented("seefood export", "see the export issue")
+def _formats(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not names:
+        raise ConfigError("--formats is empty: e.g. --formats onnx,openvino, or leave it out for every installed one")
+    return names
+
+
+@cli_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `seefood train` (e.g. runs/x/best).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="EXPORT_DIR: one folder per artifact, failed/ for misses.")],
+    formats: Annotated[str | None, typer.Option(
+        help="Comma-separated: torchscript,onnx,openvino,tensorrt (default: every one installed here).")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Also quantise to int8 (ONNX, OpenVINO).")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also export fp16 (OpenVINO weights; TorchScript/TensorRT on CUDA).")] = False,
+    calib_data: Annotated[Path | None, typer.Option(help="Training photos for int8 calibration (default: the checkpoint's dataset).")] = None,
+    calib_size: Annotated[int, typer.Option(help="Calibration images.")] = 300,
+    parity_data: Annotated[Path | None, typer.Option(help="Labelled photos, test/<class>/* or <class>/* (default: the checkpoint's test split).")] = None,
+    parity_size: Annotated[int, typer.Option(help="At most this many parity photos (seeded sample).")] = 400,
+    min_parity_images: Annotated[int, typer.Option(help="Fewer parity photos than this is an error.")] = 200,
+    batch: Annotated[str, typer.Option(help="Input batch: 1 (static) or dynamic.")] = "dynamic",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    max_drop: Annotated[float, typer.Option(help="int8: largest allowed top-1 accuracy drop, in points.")] = 1.0,
+    min_agreement: Annotated[float, typer.Option(help="fp32/fp16: required top-1 agreement (fraction).")] = 0.99,
+    min_agreement_int8: Annotated[float, typer.Option(help="int8: required top-1 agreement (fraction).")] = 0.97,
+    threads: Annotated[int | None, typer.Option(help="Intra-op threads for every runtime (default: all cores).")] = None,
+    latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = 20,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.
+
+    Exit 0 when every requested artifact passed, 1 when some failed, 2 on bad arguments.
+    """
+    from seefood.export.config import ExportConfig
+    from seefood.export.pipeline import run_export
+    from seefood.export.report import summary_table
+
+    setup_logging(verbose)
+    config = ExportConfig(
+        checkpoint=checkpoint, out=out, formats=_formats(formats), fp16=fp16, int8=int8, calib_data=calib_data,
+        calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
+        min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
+        min_agreement_int8=min_agreement_int8, max_drop=max_drop, threads=threads, latency_runs=latency_runs,
+        force=force,
+    )
+    report = run_export(config)
+    Console().print(summary_table(report))
+    Console().print(f"wrote {out / 'export.json'}")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

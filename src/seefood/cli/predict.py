@@ -1,16 +1,39 @@
-"""`seefood predict` (placeholder until its feature lands)."""
+"""`seefood predict ARTIFACT IMAGE...`: the top-k labels of photos through any exported artifact."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated
 
-from seefood.cli.common import not_implemented
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seefood.cli.common import cli_errors
+
+
+@cli_errors
+def predict(
+    artifact: Annotated[Path, typer.Argument(help="Artifact folder (EXPORT_DIR/<format>-<precision>) or checkpoint.")],
+    images: Annotated[list[Path], typer.Argument(help="One or more photos (JPEG, PNG, WebP...).")],
+    top: Annotated[int, typer.Option(help="Labels to show per photo.")] = 5,
+    device: Annotated[str, typer.Option(help="cpu or cuda (gpu: an Intel GPU for OpenVINO).")] = "cpu",
+    threads: Annotated[int | None, typer.Option(help="Intra-op threads (default: all cores).")] = None,
+) -> None:
+    """Print the most likely labels of each photo."""
+    from seefood.runtimes.classify import PredictConfig, classify_files
+
+    results = classify_files(PredictConfig(artifact=artifact, images=tuple(images), top=top, device=device,
+                                           threads=threads))
+    table = Table(title=f"{artifact}")
+    for col in ("image", "rank", "label", "probability"):
+        table.add_column(col, justify="right" if col in ("rank", "probability") else "left")
+    for result in results:
+        for rank, (label, prob) in enumerate(result.top, start=1):
+            table.add_row(result.path.name if rank == 1 else "", str(rank), label, f"{prob:.3f}")
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add the predict command to the main app."""
-
-    @app.command("predict")
-    def _placeholder() -> None:
-        """Not implemented yet."""
-        not_implemented("seefood predict", "see the open issues")
+    app.command("predict")(predict)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from seefood.errors import ModelError
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import ARTIFACT_META, Runtime, predict, softmax, top_k
+from seefood.runtimes.base import ARTIFACT_META, Runtime, predict, resolve_threads, softmax, top_k
 
 # format key -> "module:Class"; modules are imported only when that format is loaded
 RUNTIMES: dict[str, str] = {
@@ -39,8 +39,13 @@ def read_artifact_meta(path: str | Path) -> ModelMeta:
     )
 
 
-def load_runtime(path: str | Path, device: str = "cpu", threads: int | None = None) -> Runtime:
-    """Load any seefood artifact (or checkpoint) folder for inference on `device`."""
+def load_runtime(path: str | Path, device: str = "cpu", threads: int | None = None, exact: bool = False) -> Runtime:
+    """Load any seefood artifact (or checkpoint) folder for inference on `device`.
+
+    threads: intra-op threads (None: every CPU core). exact: forbid the runtime from lowering the
+    precision on its own (OpenVINO runs fp32 artifacts in bf16 on CPUs that have it); parity checks
+    use exact=True, latency benchmarks the default.
+    """
     meta = read_artifact_meta(path)
     try:
         target = RUNTIMES[meta.format]
@@ -48,7 +53,11 @@ def load_runtime(path: str | Path, device: str = "cpu", threads: int | None = No
         raise ModelError(f"unknown artifact format {meta.format!r}: known are {', '.join(RUNTIMES)}") from None
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(Path(path), meta=meta, device=device, threads=threads)  # type: ignore[no-any-return]
+    options = {"exact": True} if exact else {}  # classes outside seefood may not know the keyword
+    return cls(Path(path), meta=meta, device=device, threads=threads, **options)  # type: ignore[no-any-return]
 
 
-__all__ = ["ARTIFACT_META", "RUNTIMES", "Runtime", "load_runtime", "predict", "read_artifact_meta", "softmax", "top_k"]
+__all__ = [
+    "ARTIFACT_META", "RUNTIMES", "Runtime", "load_runtime", "predict", "read_artifact_meta", "resolve_threads",
+    "softmax", "top_k",
+]

@@ -1,0 +1,92 @@
+"""ExportConfig: every setting of `seefood export`, with its default and a comment, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from seefood.errors import ConfigError
+
+BATCH_CHOICES = ("1", "dynamic")
+DEVICE_CHOICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export, where, and how strictly to check it."""
+
+    checkpoint: Path  # a checkpoint folder written by `seefood train` (model.safetensors + meta.json)
+    out: Path  # EXPORT_DIR; one sub-folder per artifact, failed ones under failed/
+    formats: tuple[str, ...] | None = None  # format registry keys; None: every format installed here
+    fp16: bool = False  # also export fp16 variants where the format and device support them
+    int8: bool = False  # also quantise to int8 (recipes from seefood.export.quantize)
+    calib_data: Path | None = None  # training images for int8 calibration; None: the checkpoint's dataset
+    calib_size: int = 300  # calibration images (seeded, class-stratified)
+    parity_data: Path | None = None  # labelled photos (test/<class>/* or <class>/*); None: checkpoint's test split
+    parity_size: int = 400  # at most this many parity images (seeded sample when there are more)
+    min_parity_images: int = 200  # fewer parity images than this is an error: agreement would be noise
+    batch: str = "dynamic"  # "1" (static batch of one) or "dynamic" (any batch size)
+    device: str = "cpu"  # where to export and check: cpu or cuda
+    min_agreement: float = 0.99  # fp32/fp16 artifacts: required top-1 agreement with the fp32 model
+    min_agreement_int8: float = 0.97  # int8 artifacts: required top-1 agreement
+    max_drop: float = 1.0  # int8 artifacts: largest allowed top-1 accuracy drop, in percentage points
+    threads: int | None = None  # intra-op threads for every runtime; None: os.cpu_count()
+    opset: int = 18  # ONNX opset (>= 18)
+    latency_runs: int = 20  # quick b=1 latency: timed runs per artifact after warm-up (0: skip)
+    force: bool = False  # replace an existing EXPORT_DIR
+    seed: int = 0  # parity and calibration sampling
+
+    def __post_init__(self) -> None:
+        from seefood.export.formats import EXPORTERS
+
+        problems = []
+        if self.formats is not None:
+            if not self.formats:
+                problems.append("--formats is empty: name at least one, or leave it out for every installed one")
+            unknown = [f for f in self.formats if f not in EXPORTERS]
+            if unknown:
+                problems.append(f"unknown format(s) {', '.join(unknown)}: use {', '.join(EXPORTERS)}")
+        if self.batch not in BATCH_CHOICES:
+            problems.append(f"--batch must be 1 or dynamic, got {self.batch!r}")
+        if self.device not in DEVICE_CHOICES:
+            problems.append(f"--device must be cpu or cuda, got {self.device!r}")
+        for name in ("min_agreement", "min_agreement_int8"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} is a fraction between 0 and 1, got {getattr(self, name)}")
+        if self.max_drop < 0:
+            problems.append(f"--max-drop is in accuracy points and must be >= 0, got {self.max_drop}")
+        if self.calib_size < 1 or self.parity_size < 1 or self.min_parity_images < 1:
+            problems.append("--calib-size, --parity-size and --min-parity-images must be >= 1")
+        if self.min_parity_images > self.parity_size:
+            problems.append(
+                f"--min-parity-images {self.min_parity_images} exceeds --parity-size {self.parity_size}: raise "
+                f"--parity-size"
+            )
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core")
+        if self.opset < 18:
+            problems.append(f"--opset must be >= 18 (opset 17 gets silently upgraded), got {self.opset}")
+        if self.latency_runs < 0:
+            problems.append(f"latency_runs must be >= 0, got {self.latency_runs}")
+        if not Path(self.checkpoint).is_dir():
+            problems.append(f"checkpoint {self.checkpoint} is not a folder: pass a folder written by `seefood train`")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def dynamic_batch(self) -> bool:
+        """Whether artifacts accept any batch size."""
+        return self.batch == "dynamic"
+
+    @property
+    def resolved_threads(self) -> int:
+        """The thread count every runtime gets."""
+        return self.threads or os.cpu_count() or 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (recorded in export.json)."""
+        d = asdict(self)
+        d["threads"] = self.resolved_threads
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}

@@ -1,0 +1,171 @@
+"""Parity: does an artifact predict what the fp32 PyTorch model predicts, on real labelled photos?
+
+The photos are preprocessed and run through the reference model once (`ParitySet`); every artifact is
+then compared with those logits, and every miss is collected into one `ParityResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from seefood.errors import ParityError
+from seefood.preprocessing import Preprocessing
+from seefood.runtimes.base import Runtime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BATCH = 32  # images per runtime call; static-batch runtimes split it themselves
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    """What an artifact must reach to pass."""
+
+    min_agreement: float  # top-1 agreement with the reference, a fraction
+    max_drop: float | None = None  # largest top-1 accuracy drop in percentage points; None: not checked
+
+
+@dataclass(frozen=True, eq=False)
+class ParitySet:
+    """Preprocessed parity photos, their labels, and the fp32 reference logits (computed once)."""
+
+    source: str  # where the photos came from (folder or dataset spec)
+    paths: tuple[str, ...]
+    labels: np.ndarray  # int (N,), index into the model's class names; -1: class the model does not know
+    inputs: np.ndarray  # float32 (N, 3, H, W)
+    reference_logits: np.ndarray  # float32 (N, num_classes)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def reference_accuracy(self) -> float | None:
+        """Top-1 accuracy of the reference model on the labelled photos."""
+        return accuracy(self.reference_logits, self.labels)
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """How an artifact compares with the reference; `failures` lists every threshold it misses."""
+
+    n_images: int
+    top1_agreement: float  # fraction of photos where both predict the same class
+    max_abs_diff: float  # largest |logit difference|
+    mean_abs_diff: float
+    accuracy: float | None  # top-1 accuracy of the artifact (None: no photo has a known label)
+    reference_accuracy: float | None  # top-1 accuracy of the fp32 PyTorch model on the same photos
+    accuracy_drop: float | None  # reference - artifact, in percentage points
+    min_agreement: float
+    max_drop: float | None
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when no threshold was missed."""
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with `passed`."""
+        return {**asdict(self), "failures": list(self.failures), "passed": self.passed}
+
+    def raise_for_failures(self, name: str) -> None:
+        """Raise one ParityError listing every miss (no-op when passed)."""
+        if self.failures:
+            raise ParityError(f"{name} fails parity: " + "; ".join(self.failures))
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float | None:
+    """Top-1 accuracy over the photos whose label is known (None when none is)."""
+    known = labels >= 0
+    if not known.any():
+        return None
+    return float((logits[known].argmax(axis=1) == labels[known]).mean())
+
+
+def progress(items: Iterable[T], total: int, description: str) -> Iterator[T]:
+    """A transient progress bar on an interactive stderr; plain iteration otherwise."""
+    from rich.progress import track
+
+    yield from track(items, total=total, description=description, transient=True,
+                     disable=not sys.stderr.isatty())
+
+
+def load_images(paths: Sequence[Path]) -> tuple[list[Image.Image], list[int]]:
+    """Decode photos fully; unreadable ones are skipped with a warning. Returns images and kept indices."""
+    images, kept = [], []
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as im:
+                im.load()
+                images.append(im.copy())
+            kept.append(i)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            log.warning("skipping unreadable parity image %s (%s)", path, exc)
+    return images, kept
+
+
+def build_parity_set(
+    source: str, paths: Sequence[Path], labels: Sequence[int], pre: Preprocessing, reference: Runtime
+) -> ParitySet:
+    """Preprocess the photos and compute the reference logits in one pass."""
+    images, kept = load_images(paths)
+    inputs = pre.batch(images) if images else np.zeros((0, 3, pre.crop, pre.crop), np.float32)
+    del images
+    chunks = range(0, len(inputs), BATCH)
+    logits = [reference.run(inputs[i : i + BATCH]) for i in progress(chunks, len(chunks), "reference logits")]
+    return ParitySet(
+        source=source,
+        paths=tuple(str(paths[i]) for i in kept),
+        labels=np.asarray([labels[i] for i in kept], dtype=np.int64),
+        inputs=inputs,
+        reference_logits=np.concatenate(logits) if logits else np.zeros((0, 0), np.float32),
+    )
+
+
+def check_parity(runtime: Runtime, parity: ParitySet, thresholds: ParityThresholds) -> ParityResult:
+    """Run `runtime` on the parity photos and compare with the reference; collects every miss."""
+    chunks = range(0, len(parity), BATCH)
+    out = [runtime.run(parity.inputs[i : i + BATCH]) for i in progress(chunks, len(chunks), "parity")]
+    logits = np.concatenate(out).astype(np.float32, copy=False)
+    return compare_logits(logits, parity, thresholds)
+
+
+def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThresholds) -> ParityResult:
+    """The parity numbers of `logits` against the reference, and every threshold they miss."""
+    ref = parity.reference_logits
+    failures: list[str] = []
+    if logits.shape != ref.shape:
+        failures.append(f"output shape {logits.shape} differs from the reference {ref.shape}")
+        return ParityResult(len(parity), 0.0, float("inf"), float("inf"), None, parity.reference_accuracy, None,
+                            thresholds.min_agreement, thresholds.max_drop, tuple(failures))
+    if not np.isfinite(logits).all():
+        failures.append(f"{int((~np.isfinite(logits)).sum())} non-finite logits (NaN/inf)")
+    diff = np.abs(logits.astype(np.float64) - ref)
+    agreement = float((logits.argmax(axis=1) == ref.argmax(axis=1)).mean())
+    acc, ref_acc = accuracy(logits, parity.labels), parity.reference_accuracy
+    drop = None if acc is None or ref_acc is None else 100.0 * (ref_acc - acc)
+    if agreement < thresholds.min_agreement:
+        failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%}")
+    if thresholds.max_drop is not None and drop is not None and drop > thresholds.max_drop:
+        failures.append(f"top-1 accuracy drops {drop:.2f} points ({ref_acc:.2%} -> {acc:.2%}) > allowed "
+                        f"{thresholds.max_drop:.2f}")
+    return ParityResult(
+        n_images=len(parity),
+        top1_agreement=agreement,
+        max_abs_diff=float(np.nan_to_num(diff, nan=np.inf).max()) if diff.size else 0.0,
+        mean_abs_diff=float(np.nan_to_num(diff, nan=np.inf).mean()) if diff.size else 0.0,
+        accuracy=acc,
+        reference_accuracy=ref_acc,
+        accuracy_drop=drop,
+        min_agreement=thresholds.min_agreement,
+        max_drop=thresholds.max_drop,
+        failures=tuple(failures),
+    )

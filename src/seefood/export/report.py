@@ -1,0 +1,119 @@
+"""The export summary: one row per requested artifact, written to export.json and shown as a table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from seefood.io import atomic_write_json
+from seefood.versions import library_versions
+
+EXPORT_JSON = "export.json"
+FAILED_DIR = "failed"
+
+PASSED = "passed"
+PARITY_FAILED = "exported-but-parity-failed"
+EXPORT_FAILED = "export-failed"
+SKIPPED = "skipped"  # not possible here and not explicitly asked for: never makes the run fail
+FAILING = (PARITY_FAILED, EXPORT_FAILED)
+_STYLE = {PASSED: "green", PARITY_FAILED: "yellow", EXPORT_FAILED: "red", SKIPPED: "dim"}
+
+
+@dataclass(frozen=True)
+class ArtifactRow:
+    """What happened to one (format, precision) artifact."""
+
+    name: str  # artifact folder name, e.g. "onnx-fp32"
+    format: str
+    precision: str
+    status: str  # passed, exported-but-parity-failed, export-failed or skipped
+    reason: str | None = None  # why it failed or was skipped, with what to do
+    path: str | None = None  # folder relative to EXPORT_DIR ("onnx-fp32" or "failed/onnx-fp32")
+    size_bytes: int | None = None
+    export_seconds: float | None = None
+    parity: dict[str, Any] | None = None  # ParityResult.to_dict()
+    latency_ms: float | None = None  # quick b=1 median (interleaved with siblings of the same format)
+    precision_ran: str | None = None  # what the runtime executed in the latency check
+    recipe: str | None = None  # int8: the recipe that produced the artifact
+    attempts: tuple[dict[str, Any], ...] = ()  # int8: every recipe tried, with its parity or error
+    notes: tuple[str, ...] = ()  # plain-language remarks (e.g. int8 not faster than fp32)
+
+    @property
+    def failed(self) -> bool:
+        """True for the statuses that make `seefood export` exit 1."""
+        return self.status in FAILING
+
+    def with_(self, **changes: Any) -> ArtifactRow:
+        """A copy with some fields changed."""
+        return ArtifactRow(**{**asdict(self), **changes})
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Every row of one export run, plus what it ran on."""
+
+    out: Path
+    checkpoint: Path
+    parity_data: str | None
+    rows: tuple[ArtifactRow, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def ok(self) -> bool:
+        """True when no requested artifact failed."""
+        return not any(r.failed for r in self.rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The export.json content."""
+        return {
+            "checkpoint": str(Path(self.checkpoint).resolve()),
+            "parity_data": self.parity_data,
+            "out": str(Path(self.out).resolve()),
+            "ok": self.ok,
+            "created": self.created,
+            "config": self.config,
+            "versions": library_versions(),
+            "rows": [asdict(r) for r in self.rows],
+        }
+
+    def write(self, folder: Path) -> Path:
+        """Write `folder/export.json` atomically."""
+        return atomic_write_json(Path(folder) / EXPORT_JSON, self.to_dict())
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _accuracy(parity: dict[str, Any] | None) -> str:
+    if not parity or parity.get("accuracy") is None:
+        return "-"
+    return f"{_pct(parity['accuracy'])} (ref {_pct(parity.get('reference_accuracy'))})"
+
+
+def summary_table(report: ExportReport) -> Table:
+    """The rich table printed at the end of `seefood export`."""
+    table = Table(title=f"seefood export -> {report.out}")
+    for col in ("artifact", "size MB", "agreement", "accuracy", "export s", "b=1 ms", "status"):
+        table.add_column(col, justify="right" if col in ("size MB", "export s", "b=1 ms") else "left")
+    for r in report.rows:
+        status = f"[{_STYLE[r.status]}]{r.status}[/]"
+        details = [d for d in (r.reason, *r.notes) if d]
+        if details:
+            status += "\n" + escape("\n".join(details))  # reasons hold [extras] that are not markup
+        table.add_row(
+            f"{r.format} {r.precision}" + (f"\n[dim]{escape(r.recipe)}[/]" if r.recipe else ""),
+            "-" if r.size_bytes is None else f"{r.size_bytes / 1e6:.1f}",
+            _pct(r.parity.get("top1_agreement") if r.parity else None),
+            _accuracy(r.parity),
+            "-" if r.export_seconds is None else f"{r.export_seconds:.1f}",
+            "-" if r.latency_ms is None else f"{r.latency_ms:.2f}" + (f" {r.precision_ran}" if r.precision_ran else ""),
+            status,
+        )
+    return table

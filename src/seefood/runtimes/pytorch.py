@@ -1,0 +1,20 @@
+"""The eager PyTorch runtime of a checkpoint folder: the fp32 reference every artifact is compared with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seefood.metadata import ModelMeta
+from seefood.runtimes._torch import TorchModuleRuntime, torch_device
+from seefood.train.checkpoint import load_checkpoint
+
+
+class PyTorchRuntime(TorchModuleRuntime):
+    """A seefood checkpoint (model.safetensors + meta.json) run eagerly in fp32."""
+
+    def __init__(
+        self, path: Path, meta: ModelMeta, device: str = "cpu", threads: int | None = None, exact: bool = False
+    ) -> None:
+        dev = torch_device(device)
+        model = load_checkpoint(path).model.to(dev).eval()
+        super().__init__(path, model, meta, dev, threads, precision_ran="fp32")  # eager fp32 is always exact

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from seefood.errors import CheckpointError
-from seefood.io import atomic_dir, read_json, sha256_file
+from seefood.io import atomic_dir, atomic_write_text, read_json, sha256_file
 from seefood.metadata import ModelMeta
 
 WEIGHTS = "model.safetensors"
@@ -62,6 +62,14 @@ def save_checkpoint(
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / STATE_TENSORS))
             (tmp / STATE_JSON).write_text(json.dumps(plain, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def update_meta(path: str | Path, meta: ModelMeta) -> Path:
+    """Atomically replace only the metadata of an existing checkpoint (the weights stay untouched)."""
+    path = Path(path)
+    if not (path / WEIGHTS).is_file():
+        raise CheckpointError(f"{path} has no {WEIGHTS}: save the checkpoint before updating its metadata")
+    return atomic_write_text(path / META, json.dumps(meta.to_dict(), indent=2) + "\n")
 
 
 def read_meta(path: str | Path) -> ModelMeta:

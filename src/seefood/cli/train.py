@@ -1,0 +1,154 @@
+"""`seefood train` / `seefood-train` and `seefood evaluate`: options -> TrainConfig / EvalOptions -> library.
+
+Multi-GPU: `torchrun --nproc_per_node N $(which seefood-train) --model effnet_b2 ...`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.train.config import AMP_MODES, DEVICES, EvalOptions, TrainConfig, resume_config
+
+_T = TrainConfig()
+_E = EvalOptions()
+stdout = Console()
+
+
+def _help(text: str, default: Any) -> str:
+    return f"{text} [default: {default}]"
+
+
+def _overrides(**options: Any) -> dict[str, Any]:
+    """Options the user gave (not None), converted to TrainConfig field values."""
+    given = {k: v for k, v in options.items() if v is not None}
+    if "classes" in given:
+        given["classes"] = tuple(c.strip() for c in given["classes"].split(",") if c.strip())
+    for name in ("grad_clip", "patience"):  # 0 switches these off
+        if given.get(name) == 0:
+            given[name] = None
+    if given.get("freeze") == "none":
+        given["freeze"] = None
+    if "resume" in given:
+        given["resume"] = str(given["resume"])
+    for name in ("out", "data_root"):
+        if name in given:
+            given[name] = str(given[name])
+    return given
+
+
+@cli_errors
+def train_command(
+    model: Annotated[Optional[str], typer.Option(help=_help("Model registry key (seefood.models)", _T.model))] = None,
+    weights: Annotated[Optional[str], typer.Option(help=_help("none, imagenet or a local weights PATH", _T.weights))] = None,
+    freeze: Annotated[Optional[str], typer.Option(help="backbone: train only the head; none: everything [default: none]")] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Input size [default: the model's crop]")] = None,
+    data: Annotated[Optional[str], typer.Option(help=_help("sample, food101 or an ImageFolder PATH", _T.data))] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Dataset cache folder [default: ~/.cache/seefood]")] = None,
+    subset: Annotated[Optional[float], typer.Option(help="Keep this fraction of every class [default: all]")] = None,
+    classes: Annotated[Optional[str], typer.Option(help="Comma-separated class names to keep [default: all]")] = None,
+    val_fraction: Annotated[Optional[float], typer.Option(help=_help("Validation share of train", _T.val_fraction))] = None,
+    epochs: Annotated[Optional[int], typer.Option(help=_help("Epochs", _T.epochs))] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help=_help("Images per step per process", _T.batch_size))] = None,
+    lr: Annotated[Optional[float], typer.Option(help=_help("Peak AdamW learning rate", _T.lr))] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help=_help("AdamW weight decay", _T.weight_decay))] = None,
+    warmup_epochs: Annotated[Optional[float], typer.Option(help=_help("Linear warm-up epochs", _T.warmup_epochs))] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help=_help("Label smoothing", _T.label_smoothing))] = None,
+    grad_clip: Annotated[Optional[float], typer.Option(help=_help("Max gradient norm, 0: off", _T.grad_clip))] = None,
+    augment: Annotated[Optional[str], typer.Option(help=_help("trivial, randaugment or none", _T.augment))] = None,
+    amp: Annotated[Optional[str], typer.Option(help=_help(f"Mixed precision: {', '.join(AMP_MODES)}", _T.amp))] = None,
+    channels_last: Annotated[Optional[bool], typer.Option(
+        "--channels-last/--no-channels-last", help=_help("NHWC layout on CUDA", _T.channels_last))] = None,
+    compile: Annotated[Optional[bool], typer.Option(
+        "--compile/--no-compile", help=_help("torch.compile the model", _T.compile))] = None,
+    device: Annotated[Optional[str], typer.Option(help=_help(", ".join(DEVICES), _T.device))] = None,
+    workers: Annotated[Optional[int], typer.Option(help=_help("DataLoader workers", _T.workers))] = None,
+    seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", _T.seed))] = None,
+    patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping epochs, 0: off", _T.patience))] = None,
+    strict_data: Annotated[Optional[bool], typer.Option(
+        "--strict-data/--no-strict-data", help=_help("Fail on unreadable images", _T.strict_data))] = None,
+    out: Annotated[Optional[Path], typer.Option(help=_help("Run folder", _T.out))] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder (its saved settings)")] = None,
+    force: Annotated[Optional[bool], typer.Option("--force", help="Start over in a non-empty --out")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads [default: torch's]")] = None,
+    log_every: Annotated[Optional[int], typer.Option(help=_help("Steps between step logs", _T.log_every))] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
+) -> None:
+    """Fine-tune a model; writes config.json, best/, last/, tb/, test/ and result.json into --out."""
+    from seefood.train.distributed import detect
+    from seefood.train.loop import train
+    from seefood.train.progress import summary_table
+
+    setup_logging(verbose)
+    given = _overrides(
+        model=model, weights=weights, freeze=freeze, image_size=image_size, data=data, data_root=data_root,
+        subset=subset, classes=classes, val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
+        weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, grad_clip=grad_clip,
+        augment=augment, amp=amp, channels_last=channels_last, compile=compile, device=device, workers=workers,
+        seed=seed, patience=patience, strict_data=strict_data, out=out, force=force, threads=threads,
+        log_every=log_every,
+    )
+    if resume is not None:
+        given.setdefault("out", str(resume))
+        config = resume_config(resume, **given)
+    else:
+        config = TrainConfig(**given)
+    result = train(config, console=console)
+    if detect().is_main:
+        stdout.print(summary_table(result))
+
+
+@cli_errors
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder, e.g. runs/NAME/best")],
+    data: Annotated[str, typer.Option(help="sample, food101 or an ImageFolder PATH")],
+    out: Annotated[Path, typer.Option(help="Report folder (eval.json, confusion.png)")],
+    split: Annotated[str, typer.Option(help="train, val or test")] = _E.split,
+    data_root: Annotated[Optional[Path], typer.Option(help="Dataset cache folder")] = None,
+    seed: Annotated[int, typer.Option(help="Split seed (the run's, for --split val)")] = _E.seed,
+    val_fraction: Annotated[float, typer.Option(help="Validation share, as in training")] = _E.val_fraction,
+    strict_data: Annotated[bool, typer.Option("--strict-data", help="Fail on unreadable images")] = _E.strict_data,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = _E.batch_size,
+    device: Annotated[str, typer.Option(help=", ".join(DEVICES))] = _E.device,
+    workers: Annotated[int, typer.Option(help="DataLoader workers")] = _E.workers,
+    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads [default: torch's]")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
+) -> None:
+    """Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix (JSON + PNG)."""
+    from seefood.train.evaluation import evaluate
+
+    setup_logging(verbose)
+    options = EvalOptions(
+        split=split, data_root=str(data_root) if data_root else None, seed=seed, val_fraction=val_fraction,
+        strict_data=strict_data, batch_size=batch_size, device=device, workers=workers, threads=threads, force=force,
+    )
+    result = evaluate(checkpoint, data, out, options)
+    table = Table(title=f"seefood evaluate ({result.split}, {result.count} images)", show_header=False)
+    for name, value in (("top-1", f"{result.top1:.2%}"), ("top-5", f"{result.top5:.2%}"),
+                        ("loss", f"{result.loss:.4f}"), ("report", str(result.report)),
+                        ("confusion matrix", str(result.confusion_png))):
+        table.add_row(name, value)
+    stdout.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the train and evaluate commands to the main app."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+
+
+def main() -> None:
+    """Entry point of the `seefood-train` console script (also what torchrun launches)."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(train_command)
+    app()
+
+
+if __name__ == "__main__":
+    main()

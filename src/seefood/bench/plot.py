@@ -1,0 +1,71 @@
+"""pareto.png: top-1 accuracy vs p50 latency, one panel per device, the Pareto front drawn and labelled."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from seefood.bench.records import BenchResult
+from seefood.io import atomic_write_bytes
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of (latency, accuracy) points no other point beats on both (lower latency, higher accuracy).
+
+    Sorted by latency; a point is on the front when it is more accurate than every faster point.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best = float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def panel_rows(rows: Sequence[BenchResult], device: str) -> tuple[list[BenchResult], int, int]:
+    """The measured rows of one device at its smallest batch size and most common thread count."""
+    measured = [r for r in rows if r.device == device and r.ok and r.latency and r.top1 is not None]
+    if not measured:
+        return [], 0, 0
+    batch = min(r.batch_size for r in measured)
+    at_batch = [r for r in measured if r.batch_size == batch]
+    threads = Counter(r.threads for r in at_batch).most_common(1)[0][0]
+    return [r for r in at_batch if r.threads == threads], batch, threads
+
+
+def plot_pareto(rows: Sequence[BenchResult], path: str | Path) -> Path:
+    """Draw the accuracy/latency trade-off (marker area ~ file size) and save it atomically as PNG."""
+    # a bare Figure renders with the Agg canvas: no pyplot, no backend switch, no window
+    from matplotlib.figure import Figure
+
+    devices = sorted({r.device for r in rows}) or ["(none)"]
+    fig = Figure(figsize=(6.5 * len(devices), 5.0), dpi=110, layout="constrained")
+    axes = fig.subplots(1, len(devices), squeeze=False)[0]
+    biggest = max((r.size_bytes for r in rows if r.ok), default=0) or 1
+    for ax, device in zip(axes, devices):
+        members, batch, threads = panel_rows(rows, device)
+        ax.set_xlabel("p50 latency per batch (ms)")
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.grid(True, alpha=0.3)
+        if not members:
+            ax.set_title(f"{device}: nothing measured")
+            ax.text(0.5, 0.5, "no successful measurement", ha="center", va="center", transform=ax.transAxes)
+            continue
+        ax.set_title(f"{device} · batch {batch} · {threads} threads")
+        pts = [(r.latency.p50_ms if r.latency else 0.0, r.top1 or 0.0) for r in members]
+        sizes = [40 + 600 * r.size_bytes / biggest for r in members]
+        colors = ["tab:red" if r.is_reference else "tab:blue" for r in members]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=sizes, c=colors, alpha=0.55, edgecolors="black")
+        front = pareto_front(pts)
+        fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
+        ax.step(fx, fy, where="post", color="tab:green", linewidth=1.5, label="Pareto front")
+        for i in front:
+            ax.annotate(members[i].name, pts[i], textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.legend(loc="lower right", fontsize=8, title="marker area ~ file size; red: reference", title_fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,164 @@
+"""The report folder: results.jsonl/csv, report.md (tables, ratios vs the reference, noise), pareto.png, env.json."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from seefood.bench.records import (
+    RESULTS_CSV,
+    RESULTS_JSONL,
+    BenchResult,
+    write_results_csv,
+    write_results_jsonl,
+)
+from seefood.bench.stats import NOISE_RULE, speedup, within_noise
+from seefood.io import atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
+
+REPORT_MD = "report.md"
+PARETO_PNG = "pareto.png"
+ENV_JSON = "env.json"
+
+Group = tuple[str, int, int]  # device, batch size, threads
+
+
+def group_key(row: BenchResult) -> Group:
+    """Rows are compared only within the same device, batch size and thread count."""
+    return (row.device, row.batch_size, row.threads)
+
+
+def reference_for(row: BenchResult, rows: Iterable[BenchResult]) -> BenchResult | None:
+    """The measured reference row this row is compared with (same device, batch, threads), if any."""
+    if row.is_reference:
+        return row if row.ok else None
+    if row.reference is None:
+        return None
+    for r in rows:
+        if r.is_reference and r.ok and r.path == row.reference and group_key(r) == group_key(row):
+            return r
+    return None
+
+
+def top1_drop(row: BenchResult, ref: BenchResult) -> float | None:
+    """Points of top-1 lost against the reference (negative: the artifact is better)."""
+    if row.top1 is None or ref.top1 is None:
+        return None
+    return ref.top1 - row.top1
+
+
+def _fmt(value: float | None, digits: int = 2, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}{suffix}" if isinstance(value, float) else f"{value}{suffix}"
+
+
+def _mb(n: int | None) -> float | None:
+    return None if n is None else n / 1e6
+
+
+_COLUMNS = (
+    "artifact", "format", "precision (ran)", "status", "size MB", "size × ref", "top-1 %", "Δ top-1", "top-5 %",
+    "p50 ms", "p90 ms", "p99 ms", "mean ± std ms", "IQR ms", "runs", "img/s", "speed-up", "≈ ref",
+    "preproc ms/img", "load s", "peak RSS MB",
+)
+
+
+def _cells(row: BenchResult, ref: BenchResult | None) -> list[str]:
+    lat = row.latency
+    ref_lat = ref.latency if ref is not None else None
+    drop = top1_drop(row, ref) if ref is not None else None
+    ran = row.precision if row.precision_ran in (None, row.precision) else f"{row.precision} ({row.precision_ran})"
+    return [
+        f"**{row.name}** (ref)" if row.is_reference else row.name,
+        row.format, ran, row.status, _fmt(_mb(row.size_bytes)),
+        _fmt(row.size_bytes / ref.size_bytes if ref is not None and ref.size_bytes else None, 3),
+        _fmt(row.top1), _fmt(-drop if drop is not None else None, 2), _fmt(row.top5),
+        _fmt(lat.p50_ms if lat else None), _fmt(lat.p90_ms if lat else None), _fmt(lat.p99_ms if lat else None),
+        f"{lat.mean_ms:.2f} ± {lat.std_ms:.2f}" if lat else "—", _fmt(lat.iqr_ms if lat else None),
+        _fmt(lat.runs if lat else None), _fmt(lat.throughput_ips if lat else None, 1),
+        _fmt(speedup(ref_lat, lat) if lat and ref_lat else None, 2, "×"),
+        ("yes" if within_noise(lat, ref_lat) else "no") if lat and ref_lat and not row.is_reference else "—",
+        _fmt(row.preprocess_ms), _fmt(row.load_s), _fmt(row.peak_rss_mb, 1),
+    ]
+
+
+def _table(rows: list[BenchResult], all_rows: list[BenchResult]) -> list[str]:
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    for row in sorted(rows, key=lambda r: (not r.is_reference, r.name)):
+        lines.append("| " + " | ".join(_cells(row, reference_for(row, all_rows))) + " |")
+    return lines
+
+
+def noisy_pairs(rows: list[BenchResult]) -> list[tuple[BenchResult, BenchResult]]:
+    """Pairs of measured rows (same group) whose latencies are within noise of each other."""
+    measured = [r for r in rows if r.ok and r.latency is not None]
+    return [
+        (a, b) for a, b in itertools.combinations(measured, 2)
+        if a.latency is not None and b.latency is not None and within_noise(a.latency, b.latency)
+    ]
+
+
+def render_markdown(rows: list[BenchResult], env: dict[str, Any]) -> str:
+    """report.md: one table per device / batch size / threads, problems and noise stated."""
+    data = env.get("data", {})
+    lines = [
+        "# seefood bench report", "",
+        (
+            f"- created: {env.get('date', '?')} on `{env.get('host', '?')}`; CPU: {env.get('cpu_model', '?')} "
+            f"({env.get('cores_logical', '?')} logical cores), GPUs: "
+            f"{', '.join(g['name'] for g in env.get('gpus', [])) or 'none'}"
+        ),
+        (
+            f"- evaluation: {data.get('images', '?')} images of {data.get('classes', '?')} classes from "
+            f"`{data.get('root', '?')}`; accuracy is measured through each artifact's own runtime and preprocessing"
+        ),
+        (
+            "- latency: milliseconds per batch (model only, device-synced), after warm-up; preprocessing is timed "
+            "apart (ms per image); ratios are against the fp32 PyTorch reference on the same device, batch and "
+            "threads (size × ref < 1: smaller; speed-up > 1: faster, by p50; Δ top-1 in points)"
+        ),
+        (
+            f"- noise rule: two rows are *within noise* when their {NOISE_RULE} (column ≈ ref: within noise "
+            "of the reference); their p50 difference is then not evidence that one is faster"
+        ),
+        "",
+    ]
+    refs = sorted({r.path for r in rows if r.is_reference})
+    if refs:
+        lines += ["Reference checkpoint(s): " + ", ".join(f"`{p}`" for p in refs), ""]
+    else:
+        lines += ["No fp32 reference was measured (no export.json checkpoint): ratios are left out.", ""]
+    groups: dict[Group, list[BenchResult]] = {}
+    for row in rows:
+        groups.setdefault(group_key(row), []).append(row)
+    for (device, batch, threads), members in sorted(groups.items()):
+        lines += [f"## {device} · batch {batch} · {threads} threads", ""]
+        names = {r.device_name for r in members if r.device_name}
+        if names:
+            lines += [f"Device: {', '.join(sorted(names))}", ""]
+        lines += _table(members, rows) + [""]
+        problems = [r for r in members if not r.ok]
+        if problems:
+            lines += ["Not measured:", ""] + [f"- **{r.name}**: {r.status} — {r.reason}" for r in problems] + [""]
+        pairs = noisy_pairs(members)
+        if pairs:
+            lines += ["Within noise of each other (latency):", ""]
+            lines += [f"- {a.name} ≈ {b.name}" for a, b in pairs] + [""]
+    return "\n".join(lines)
+
+
+def write_outputs(out: Path, rows: list[BenchResult], env: dict[str, Any]) -> None:
+    """Write every file of the report folder atomically."""
+    from seefood.bench.plot import plot_pareto
+
+    write_results_jsonl(out / RESULTS_JSONL, rows)
+    write_results_csv(out / RESULTS_CSV, rows)
+    atomic_write_text(out / REPORT_MD, render_markdown(rows, env))
+    atomic_write_json(out / ENV_JSON, env)
+    plot_pareto(rows, out / PARETO_PNG)
+    log.info("wrote %s (%d rows)", out, len(rows))

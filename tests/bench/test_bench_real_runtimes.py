@@ -1,0 +1,64 @@
+"""Bench with the real runtimes: a tiny PyTorch checkpoint as the reference and its ONNX export."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seefood.bench import PickRules, pick, run_bench
+from seefood.metadata import ModelMeta
+from seefood.models.registry import get_spec
+from seefood.runtimes import ARTIFACT_META
+
+from .conftest import CLASSES
+from .fakes import make_eval_data
+
+pytest.importorskip("onnxruntime", reason="the ONNX runtime test needs onnxruntime")
+
+
+def _export_tiny(root: Path) -> Path:
+    """runs/best (tiny model checkpoint) + export/onnx-fp32 (model.onnx + seefood.json) + export.json."""
+    import torch
+
+    from seefood.models import create_model
+    from seefood.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = create_model("tiny", len(CLASSES)).eval()
+    meta = ModelMeta(architecture="tiny", class_names=CLASSES, preprocessing=get_spec("tiny").preprocessing)
+    ckpt = save_checkpoint(root / "run" / "best", model, meta)
+    onnx_dir = root / "export" / "onnx-fp32"
+    onnx_dir.mkdir(parents=True)
+    x = torch.zeros(1, 3, meta.preprocessing.crop, meta.preprocessing.crop)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter warns that it is legacy; it is fast
+        torch.onnx.export(model, (x,), str(onnx_dir / "model.onnx"), input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}}, dynamo=False)
+    (onnx_dir / ARTIFACT_META).write_text(json.dumps(meta.evolve(format="onnx").to_dict()), encoding="utf-8")
+    (root / "export" / "export.json").write_text(json.dumps({"checkpoint": str(ckpt.absolute())}), encoding="utf-8")
+    return root / "export"
+
+
+@pytest.mark.slow
+def test_bench_onnx_against_pytorch_reference(tmp_path: Path, quick: Any) -> None:
+    pytest.importorskip("seefood.runtimes.onnx", reason="the ONNX runtime module has not landed")
+    pytest.importorskip("seefood.runtimes.pytorch", reason="the PyTorch runtime module has not landed")
+    export = _export_tiny(tmp_path)
+    data = make_eval_data(tmp_path / "data", CLASSES, per_class=2)
+    out = tmp_path / "report"
+    run = run_bench(quick((export,), data, out, batch_sizes=(1, 4)))
+    rows = {(r.name, r.batch_size): r for r in run.rows}
+    assert set(rows) == {("pytorch-fp32", 1), ("pytorch-fp32", 4), ("onnx-fp32", 1), ("onnx-fp32", 4)}
+    for r in run.rows:
+        assert r.ok, r.reason
+        assert r.latency is not None and r.latency.p50_ms > 0 and r.size_bytes > 0 and r.threads_ran == 1
+    ref, onnx = rows["pytorch-fp32", 1], rows["onnx-fp32", 1]
+    assert ref.is_reference and onnx.reference == ref.path
+    # the same weights through two runtimes give the same predictions on these 8 images
+    assert onnx.top1 == pytest.approx(ref.top1) and onnx.top5 == pytest.approx(ref.top5)
+    decision = pick(out, PickRules(device="cpu", max_drop=0.0))
+    assert decision.chosen is not None and decision.chosen.name == "onnx-fp32"

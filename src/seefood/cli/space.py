@@ -35,13 +35,15 @@ def build(
     num_examples: Annotated[int, typer.Option(help="How many example images.")] = _B["num_examples"],
     threads: Annotated[int | None, typer.Option(help="Runtime threads in the Space [default: all cores].")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = _B["force"],
+    verify: Annotated[bool, typer.Option(help="Classify the examples in a torch-free interpreter first.")] = (
+        _B["verify"]),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Write a complete Gradio Space (app, model, examples, README, requirements) without torch."""
     setup_logging(verbose)
     result = build_space(SpaceConfig(
         decision=decision, out=out, examples=examples, log_images=log_images, title=title, license=license,
-        num_examples=num_examples, threads=threads, force=force,
+        num_examples=num_examples, threads=threads, force=force, verify=verify,
     ))
     console.print(f"[green]space:[/] {result.path} ({result.format} {result.precision}, "
                   f"{result.size_bytes / 1e6:.1f} MB): {', '.join(result.requirements)}")

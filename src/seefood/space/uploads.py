@@ -56,6 +56,10 @@ class LoadedImage:
     data: bytes = field(repr=False, default=b"")  # the uploaded bytes (kept for --log-images)
 
 
+def _human(nbytes: int) -> str:
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1_000_000 else f"{nbytes / 1e3:.0f} kB"
+
+
 def _read_bytes(path: Path, limits: UploadLimits) -> bytes:
     """The file's bytes, after the existence, emptiness and size checks."""
     try:
@@ -68,7 +72,7 @@ def _read_bytes(path: Path, limits: UploadLimits) -> bytes:
         raise UploadError("The file is empty (0 bytes): please upload a photo.")
     if size > limits.max_bytes:
         raise UploadError(
-            f"The file is {size / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB: "
+            f"The file is {_human(size)}; the limit is {_human(limits.max_bytes)}: "
             f"please upload a smaller or more compressed photo."
         )
     return path.read_bytes()

@@ -1,0 +1,66 @@
+"""Helpers of the Space tests: the tiny ONNX artifact, a decision.json, a bomb-like PNG header."""
+
+from __future__ import annotations
+
+import json
+import struct
+import warnings
+import zlib
+from pathlib import Path
+from typing import Any
+
+from seefood.io import dir_size
+from seefood.metadata import ModelMeta
+from seefood.models import create_model, get_spec
+from seefood.space.uploads import UploadLimits
+
+CLASSES = ("donut", "pizza", "salad", "sushi")
+CLASS_COUNTS = {"donut": 10, "pizza": 20, "salad": 30, "sushi": 40}
+# small limits, so "too large" and "too many pixels" need only small files
+TEST_LIMITS = UploadLimits(max_bytes=300_000, max_pixels=4_000_000, min_side=16)
+
+
+def export_tiny_onnx(folder: Path) -> Path:
+    """`create_model("tiny", 4)` exported to folder/model.onnx with its seefood.json (metrics.class_counts)."""
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = create_model("tiny", len(CLASSES)).eval()
+    folder.mkdir(parents=True)
+    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated, and 20x faster here
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(1, 3, 64, 64),), str(folder / "model.onnx"), input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          dynamo=False)
+    meta = ModelMeta("tiny", CLASSES, get_spec("tiny").preprocessing, format="onnx",
+                     metrics={"class_counts": CLASS_COUNTS})
+    (folder / "seefood.json").write_text(json.dumps(meta.to_dict()), encoding="utf-8")
+    return folder
+
+
+def write_decision(report: Path, artifact: Path, **changes: Any) -> Path:
+    """A decision.json as `seefood pick` writes it (the numbers are this fixture's own)."""
+    report.mkdir(parents=True, exist_ok=True)
+    decision = {
+        "artifact": str(artifact.resolve()), "name": artifact.name, "format": "onnx", "precision": "fp32",
+        "device": "cpu", "batch_size": 1, "size_bytes": dir_size(artifact),
+        "top1": 0.8125, "top5": 1.0, "latency_ms": {"p50": 0.42, "p90": 0.51, "p99": 0.77},
+        "reference": {"name": "pytorch-fp32", "top1": 0.8250}, "rules": {"max_drop": 0.01, "budget_ms": None},
+        "rejected": [{"name": "onnx-int8", "rule": "max_drop", "detail": "top-1 drop 0.031 > 0.01"}],
+        "created": "2025-01-01T00:00:00+00:00", **changes,
+    }
+    path = report / "decision.json"
+    path.write_text(json.dumps(decision), encoding="utf-8")
+    return path
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares width x height but holds almost no data: a decompression bomb's header."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path

@@ -84,17 +84,19 @@ class Decision:
     created: str = field(default_factory=_now)
 
     def why(self) -> str:
-        """One sentence on why the chosen artifact won."""
+        """One sentence on why the chosen artifact won (or why nothing did)."""
         c, ref = self.chosen, self.reference
-        if c is None or c.latency is None:
+        if c is None or c.latency is None or ref is None:
             return f"nothing qualifies on {self.rules.device} at batch {self.rules.batch_size}: {self.advice}"
-        budget = f"p90 {c.latency.p90_ms:.2f} ms within {self.rules.budget_ms} ms" if self.rules.budget_ms else (
-            f"p90 {c.latency.p90_ms:.2f} ms (no budget)")
-        drop = top1_drop(c, ref) if ref is not None else None
+        qualified = 1 + sum(r.rule in (RULE_SIZE, RULE_LATENCY) for r in self.rejected)
+        budget = (
+            f"within the {self.rules.budget_ms} ms p90 budget (p90 {c.latency.p90_ms:.2f} ms)"
+            if self.rules.budget_ms is not None else f"no latency budget (p90 {c.latency.p90_ms:.2f} ms)"
+        )
         return (
-            f"{c.name} is the smallest on disk ({c.size_bytes / 1e6:.2f} MB) among artifacts within "
-            f"{self.rules.max_drop} top-1 points of the reference (top-1 {c.top1:.2f}%, "
-            f"drop {drop:.2f}) and the latency budget ({budget})"
+            f"{c.name}: the smallest on disk ({c.size_bytes / 1e6:.2f} MB) of the {qualified} artifact(s) within "
+            f"{self.rules.max_drop} top-1 points of the reference (top-1 {c.top1:.2f}% vs {ref.top1:.2f}%) and "
+            f"{budget}"
         )
 
     def explain(self) -> str:

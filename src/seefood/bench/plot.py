@@ -60,11 +60,23 @@ def plot_pareto(rows: Sequence[BenchResult], path: str | Path) -> Path:
         sizes = [40 + 600 * r.size_bytes / biggest for r in members]
         colors = ["tab:red" if r.is_reference else "tab:blue" for r in members]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=sizes, c=colors, alpha=0.55, edgecolors="black")
-        front = pareto_front(pts)
-        fx, fy = [pts[i][0] for i in front], [pts[i][1] for i in front]
-        ax.step(fx, fy, where="post", color="tab:green", linewidth=1.5, label="Pareto front")
-        for i in front:
-            ax.annotate(members[i].name, pts[i], textcoords="offset points", xytext=(6, 6), fontsize=8)
+        front = set(pareto_front(pts))
+        fx, fy = zip(*sorted(pts[i] for i in front))
+        # the staircase runs on to the slowest point: everything right of it and below is dominated
+        xs, ys = [*fx, max(p[0] for p in pts)], [*fy, fy[-1]]
+        ax.step(xs, ys, where="post", color="tab:green", linewidth=1.5, label="Pareto front")
+        ax.scatter(fx, fy, s=18, c="tab:green", marker="D", zorder=3)
+        by_latency = sorted(range(len(pts)), key=lambda i: pts[i])
+        for rank, i in enumerate(by_latency):
+            member, point, on_front = members[i], pts[i], i in front
+            # alternate above/below so neighbours with close latencies do not print over each other
+            ax.annotate(
+                member.name, point, textcoords="offset points", xytext=(7, 6 if rank % 2 == 0 else -13), fontsize=8,
+                fontweight="bold" if on_front else "normal", color="darkgreen" if on_front else "dimgray",
+            )
+        if max(p[0] for p in pts) > 20 * max(min(p[0] for p in pts), 1e-9):
+            ax.set_xscale("log")  # CPU fp32 vs GPU int8 can differ by orders of magnitude
+        ax.margins(0.15)
         ax.legend(loc="lower right", fontsize=8, title="marker area ~ file size; red: reference", title_fontsize=7)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -11,6 +11,7 @@ from typing import Any
 from seefood.bench.records import (
     RESULTS_CSV,
     RESULTS_JSONL,
+    STATUS_SKIPPED,
     BenchResult,
     write_results_csv,
     write_results_jsonl,
@@ -71,13 +72,13 @@ _COLUMNS = (
 def _cells(row: BenchResult, ref: BenchResult | None) -> list[str]:
     lat = row.latency
     ref_lat = ref.latency if ref is not None else None
-    drop = top1_drop(row, ref) if ref is not None else None
+    delta = row.top1 - ref.top1 if ref is not None and row.top1 is not None and ref.top1 is not None else None
     ran = row.precision if row.precision_ran in (None, row.precision) else f"{row.precision} ({row.precision_ran})"
     return [
         f"**{row.name}** (ref)" if row.is_reference else row.name,
         row.format, ran, row.status, _fmt(_mb(row.size_bytes)),
         _fmt(row.size_bytes / ref.size_bytes if ref is not None and ref.size_bytes else None, 3),
-        _fmt(row.top1), _fmt(-drop if drop is not None else None, 2), _fmt(row.top5),
+        _fmt(row.top1), _fmt(delta, 2), _fmt(row.top5),
         _fmt(lat.p50_ms if lat else None), _fmt(lat.p90_ms if lat else None), _fmt(lat.p99_ms if lat else None),
         f"{lat.mean_ms:.2f} ± {lat.std_ms:.2f}" if lat else "—", _fmt(lat.iqr_ms if lat else None),
         _fmt(lat.runs if lat else None), _fmt(lat.throughput_ips if lat else None, 1),
@@ -126,6 +127,10 @@ def render_markdown(rows: list[BenchResult], env: dict[str, Any]) -> str:
             f"- noise rule: two rows are *within noise* when their {NOISE_RULE} (column ≈ ref: within noise "
             "of the reference); their p50 difference is then not evidence that one is faster"
         ),
+        (
+            "- peak RSS: growth of this process's resident memory over load + runs, sampled between runs; the "
+            "first artifact of a backend also pays for importing that library"
+        ),
         "",
     ]
     refs = sorted({r.path for r in rows if r.is_reference})
@@ -138,6 +143,10 @@ def render_markdown(rows: list[BenchResult], env: dict[str, Any]) -> str:
         groups.setdefault(group_key(row), []).append(row)
     for (device, batch, threads), members in sorted(groups.items()):
         lines += [f"## {device} · batch {batch} · {threads} threads", ""]
+        reasons = {r.reason for r in members if r.status == STATUS_SKIPPED}
+        if len(reasons) == 1 and all(r.status == STATUS_SKIPPED for r in members):
+            lines += [f"All {len(members)} artifacts skipped: {reasons.pop()}", ""]
+            continue
         names = {r.device_name for r in members if r.device_name}
         if names:
             lines += [f"Device: {', '.join(sorted(names))}", ""]

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from seefood.data import make_sample_dataset
+from seefood.train import TrainEvent, TrainResult, train
 from seefood.train.config import TrainConfig
 
 TINY_CLASSES = ("donut", "pizza", "salad", "sushi")
+TRAINED_EPOCHS = 6
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,12 @@ def fast_config(data: Path, out: Path, **changes: Any) -> TrainConfig:
         val_fraction=0.2, workers=0, threads=1, device="cpu", patience=None, log_every=2, out=str(out),
     )
     return base.evolve(**changes)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> tuple[TrainResult, list[TrainEvent]]:
+    """One real 6-epoch run (and every event it emitted), shared by the tests that only read its outputs."""
+    events: list[TrainEvent] = []
+    out = tmp_path_factory.mktemp("trained") / "run"
+    config = fast_config(tiny_data, out, epochs=TRAINED_EPOCHS, augment="none")
+    return train(config, callbacks=[events.append], show_progress=False), events

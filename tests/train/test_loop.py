@@ -15,17 +15,7 @@ from seefood.io import read_json
 from seefood.train import TrainEvent, TrainResult, train
 from seefood.train.checkpoint import load_checkpoint, load_train_state, read_meta
 from tests.train.conftest import TINY_CLASSES, fast_config
-
-EPOCHS = 6
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, tiny_data: Path) -> tuple[TrainResult, list[TrainEvent]]:
-    """One real 6-epoch run shared by the tests that only read its outputs."""
-    events: list[TrainEvent] = []
-    out = tmp_path_factory.mktemp("trained") / "run"
-    config = fast_config(tiny_data, out, epochs=EPOCHS, augment="none")
-    return train(config, callbacks=[events.append], show_progress=False), events
+from tests.train.conftest import TRAINED_EPOCHS as EPOCHS
 
 
 def test_training_learns_the_generated_data(trained: tuple[TrainResult, list[TrainEvent]]) -> None:

@@ -6,7 +6,7 @@ Multi-GPU: `torchrun --nproc_per_node N $(which seefood-train) --model effnet_b2
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -44,39 +44,39 @@ def _overrides(**options: Any) -> dict[str, Any]:
 
 @cli_errors
 def train_command(
-    model: Annotated[Optional[str], typer.Option(help=_help("Model registry key (seefood.models)", _T.model))] = None,
-    weights: Annotated[Optional[str], typer.Option(help=_help("none, imagenet or a local weights PATH", _T.weights))] = None,
-    freeze: Annotated[Optional[str], typer.Option(help="backbone: train only the head; none: everything [default: none]")] = None,
-    image_size: Annotated[Optional[int], typer.Option(help="Input size [default: the model's crop]")] = None,
-    data: Annotated[Optional[str], typer.Option(help=_help("sample, food101 or an ImageFolder PATH", _T.data))] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Dataset cache folder [default: ~/.cache/seefood]")] = None,
-    subset: Annotated[Optional[float], typer.Option(help="Keep this fraction of every class [default: all]")] = None,
-    classes: Annotated[Optional[str], typer.Option(help="Comma-separated class names to keep [default: all]")] = None,
-    val_fraction: Annotated[Optional[float], typer.Option(help=_help("Validation share of train", _T.val_fraction))] = None,
-    epochs: Annotated[Optional[int], typer.Option(help=_help("Epochs", _T.epochs))] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help=_help("Images per step per process", _T.batch_size))] = None,
-    lr: Annotated[Optional[float], typer.Option(help=_help("Peak AdamW learning rate", _T.lr))] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(help=_help("AdamW weight decay", _T.weight_decay))] = None,
-    warmup_epochs: Annotated[Optional[float], typer.Option(help=_help("Linear warm-up epochs", _T.warmup_epochs))] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option(help=_help("Label smoothing", _T.label_smoothing))] = None,
-    grad_clip: Annotated[Optional[float], typer.Option(help=_help("Max gradient norm, 0: off", _T.grad_clip))] = None,
-    augment: Annotated[Optional[str], typer.Option(help=_help("trivial, randaugment or none", _T.augment))] = None,
-    amp: Annotated[Optional[str], typer.Option(help=_help(f"Mixed precision: {', '.join(AMP_MODES)}", _T.amp))] = None,
-    channels_last: Annotated[Optional[bool], typer.Option(
+    model: Annotated[str | None, typer.Option(help=_help("Model registry key (seefood.models)", _T.model))] = None,
+    weights: Annotated[str | None, typer.Option(help=_help("none, imagenet or a local weights PATH", _T.weights))] = None,
+    freeze: Annotated[str | None, typer.Option(help="backbone: train only the head; none: everything [default: none]")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Input size [default: the model's crop]")] = None,
+    data: Annotated[str | None, typer.Option(help=_help("sample, food101 or an ImageFolder PATH", _T.data))] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder [default: ~/.cache/seefood]")] = None,
+    subset: Annotated[float | None, typer.Option(help="Keep this fraction of every class [default: all]")] = None,
+    classes: Annotated[str | None, typer.Option(help="Comma-separated class names to keep [default: all]")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help=_help("Validation share of train", _T.val_fraction))] = None,
+    epochs: Annotated[int | None, typer.Option(help=_help("Epochs", _T.epochs))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_help("Images per step per process", _T.batch_size))] = None,
+    lr: Annotated[float | None, typer.Option(help=_help("Peak AdamW learning rate", _T.lr))] = None,
+    weight_decay: Annotated[float | None, typer.Option(help=_help("AdamW weight decay", _T.weight_decay))] = None,
+    warmup_epochs: Annotated[float | None, typer.Option(help=_help("Linear warm-up epochs", _T.warmup_epochs))] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help=_help("Label smoothing", _T.label_smoothing))] = None,
+    grad_clip: Annotated[float | None, typer.Option(help=_help("Max gradient norm, 0: off", _T.grad_clip))] = None,
+    augment: Annotated[str | None, typer.Option(help=_help("trivial, randaugment or none", _T.augment))] = None,
+    amp: Annotated[str | None, typer.Option(help=_help(f"Mixed precision: {', '.join(AMP_MODES)}", _T.amp))] = None,
+    channels_last: Annotated[bool | None, typer.Option(
         "--channels-last/--no-channels-last", help=_help("NHWC layout on CUDA", _T.channels_last))] = None,
-    compile: Annotated[Optional[bool], typer.Option(
+    compile: Annotated[bool | None, typer.Option(
         "--compile/--no-compile", help=_help("torch.compile the model", _T.compile))] = None,
-    device: Annotated[Optional[str], typer.Option(help=_help(", ".join(DEVICES), _T.device))] = None,
-    workers: Annotated[Optional[int], typer.Option(help=_help("DataLoader workers", _T.workers))] = None,
-    seed: Annotated[Optional[int], typer.Option(help=_help("Random seed", _T.seed))] = None,
-    patience: Annotated[Optional[int], typer.Option(help=_help("Early-stopping epochs, 0: off", _T.patience))] = None,
-    strict_data: Annotated[Optional[bool], typer.Option(
+    device: Annotated[str | None, typer.Option(help=_help(", ".join(DEVICES), _T.device))] = None,
+    workers: Annotated[int | None, typer.Option(help=_help("DataLoader workers", _T.workers))] = None,
+    seed: Annotated[int | None, typer.Option(help=_help("Random seed", _T.seed))] = None,
+    patience: Annotated[int | None, typer.Option(help=_help("Early-stopping epochs, 0: off", _T.patience))] = None,
+    strict_data: Annotated[bool | None, typer.Option(
         "--strict-data/--no-strict-data", help=_help("Fail on unreadable images", _T.strict_data))] = None,
-    out: Annotated[Optional[Path], typer.Option(help=_help("Run folder", _T.out))] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder (its saved settings)")] = None,
-    force: Annotated[Optional[bool], typer.Option("--force", help="Start over in a non-empty --out")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads [default: torch's]")] = None,
-    log_every: Annotated[Optional[int], typer.Option(help=_help("Steps between step logs", _T.log_every))] = None,
+    out: Annotated[Path | None, typer.Option(help=_help("Run folder", _T.out))] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder (its saved settings)")] = None,
+    force: Annotated[bool | None, typer.Option("--force", help="Start over in a non-empty --out")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads [default: torch's]")] = None,
+    log_every: Annotated[int | None, typer.Option(help=_help("Steps between step logs", _T.log_every))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
     """Fine-tune a model; writes config.json, best/, last/, tb/, test/ and result.json into --out."""
@@ -109,14 +109,14 @@ def evaluate_command(
     data: Annotated[str, typer.Option(help="sample, food101 or an ImageFolder PATH")],
     out: Annotated[Path, typer.Option(help="Report folder (eval.json, confusion.png)")],
     split: Annotated[str, typer.Option(help="train, val or test")] = _E.split,
-    data_root: Annotated[Optional[Path], typer.Option(help="Dataset cache folder")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder")] = None,
     seed: Annotated[int, typer.Option(help="Split seed (the run's, for --split val)")] = _E.seed,
     val_fraction: Annotated[float, typer.Option(help="Validation share, as in training")] = _E.val_fraction,
     strict_data: Annotated[bool, typer.Option("--strict-data", help="Fail on unreadable images")] = _E.strict_data,
     batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = _E.batch_size,
     device: Annotated[str, typer.Option(help=", ".join(DEVICES))] = _E.device,
     workers: Annotated[int, typer.Option(help="DataLoader workers")] = _E.workers,
-    threads: Annotated[Optional[int], typer.Option(help="torch CPU threads [default: torch's]")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads [default: torch's]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:

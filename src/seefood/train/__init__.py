@@ -26,7 +26,10 @@ _LAZY = {
     "TrainResult": "seefood.train.result",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "EvalOptions", "EvalResult", "TrainCallback", "TrainConfig", "TrainEvent", "TrainResult", "evaluate",
+    "resume_config", "train",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -81,3 +81,14 @@ def all_reduce_sum(tensor: torch.Tensor, env: DistEnv) -> torch.Tensor:
     if env.enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def broadcast_buffers(module: torch.nn.Module, env: DistEnv) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every process.
+
+    DDP broadcasts them before each forward, so after the last step of an epoch each process
+    still holds its own update; this makes validation and checkpoints agree across processes.
+    """
+    if env.enabled:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)

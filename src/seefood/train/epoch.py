@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from seefood.train.distributed import all_reduce_sum
+from seefood.train.distributed import all_reduce_sum, broadcast_buffers
 from seefood.train.loaders import start_epoch
 from seefood.train.metrics import autocast
 from seefood.train.progress import EpochBars
@@ -89,6 +89,7 @@ class EpochRunner:
             self.emit("step", epoch, metrics)
         self._sync()
         seconds = time.perf_counter() - t_epoch
+        broadcast_buffers(s.model, s.env)
         loss_sum, right, count = all_reduce_sum(totals, s.env).tolist()
         return {"loss": loss_sum / count, "accuracy": right / count, "images": count, "seconds": seconds,
                 "images_per_sec": count / seconds}

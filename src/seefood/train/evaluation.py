@@ -90,7 +90,7 @@ def evaluate(
     meta = read_meta(checkpoint_path)
     device = torch.device(resolve_device(opts.device))
     splits = load_data(
-        data_spec, root=opts.data_root, seed=opts.seed, val_fraction=opts.val_fraction, strict=opts.strict_data
+        data_spec, root=Path(opts.data_root) if opts.data_root else None, seed=opts.seed, val_fraction=opts.val_fraction, strict=opts.strict_data
     )
     samples = _map_to_model(splits.split(opts.split), splits.class_names, meta.class_names)
     if not samples:

@@ -10,7 +10,8 @@ from torch import nn
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     """AdamW over trainable parameters; biases and norm scales (1-D tensors) get no weight decay."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.ndim >= 2 else no_decay).append(param)
@@ -32,5 +33,5 @@ def make_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A LambdaLR stepped once per optimizer step."""
     total = steps_per_epoch * epochs
-    warmup = min(total, int(round(warmup_epochs * steps_per_epoch)))
+    warmup = min(total, round(warmup_epochs * steps_per_epoch))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine_factor(step, total, warmup))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seefood.train.result import TrainResult
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs Python 3.11
 
 
 class EpochBars:
@@ -27,7 +31,7 @@ class EpochBars:
             disable=not enabled,
         )
 
-    def __enter__(self) -> EpochBars:
+    def __enter__(self) -> Self:
         self._progress.start()
         return self
 

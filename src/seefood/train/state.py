@@ -30,7 +30,7 @@ class Progress:
 def flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Optimizer state_dict -> (named tensors, JSON-able rest)."""
     tensors: dict[str, torch.Tensor] = {}
-    plain: dict[str, dict[str, Any]] = {}
+    plain: dict[str, dict[str, Any]] = {}  # str(param index) -> non-tensor state
     for idx, per_param in state["state"].items():
         for key, value in per_param.items():
             if isinstance(value, torch.Tensor):
@@ -65,7 +65,7 @@ def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"{_CUDA_RNG}.{i}"] = s
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()  # the legacy 5-tuple
     py_version, py_internal, py_gauss = random.getstate()
     plain = {
         "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],

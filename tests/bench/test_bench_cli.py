@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from seefood.cli import bench as bench_cli
+from seefood.runtimes import RUNTIMES
 
 from .conftest import CLASSES
 from .fakes import make_eval_data, make_export
@@ -25,20 +27,31 @@ def app() -> typer.Typer:
     return app
 
 
-@pytest.fixture
-def report(tmp_path: Path, app: typer.Typer) -> Path:
-    """A report folder written by `seefood bench` over a fake export (one 2-points-worse int8 artifact)."""
-    export = make_export(tmp_path, CLASSES, {
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report folder written once by `seefood bench` over a fake export (one artifact 25 points worse)."""
+    tmp = tmp_path_factory.mktemp("bench-cli")
+    export = make_export(tmp, CLASSES, {
         "onnx-fp32": {"size": 3000},
         "onnx-int8": {"size": 900, "precision": "int8", "delay_ms": 5.0},
-        "ov-int8": {"size": 800, "precision": "int8", "wrong": ["donuts"]},  # 25 points worse
+        "ov-int8": {"size": 800, "precision": "int8", "wrong": ["donuts"]},
     })
-    data = make_eval_data(tmp_path / "data", CLASSES, per_class=1)
-    out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["bench", str(export), "--data", str(data), "--out", str(out),
-                                      "--batch-sizes", "1", *QUICK])
+    data = make_eval_data(tmp / "data", CLASSES, per_class=1)
+    out = tmp / "report"
+    app = typer.Typer()
+    bench_cli.register(app)
+    with pytest.MonkeyPatch.context() as mp:  # the function-scoped autouse fixture is not active here
+        mp.setitem(RUNTIMES, "fake", "tests.bench.fakes:FakeRuntime")
+        result = CliRunner().invoke(app, ["bench", str(export), "--data", str(data), "--out", str(out),
+                                          "--batch-sizes", "1", *QUICK])
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture
+def report(measured: Path, tmp_path: Path) -> Path:
+    """A private copy of the measured report (pick writes into it)."""
+    return Path(shutil.copytree(measured, tmp_path / "report"))
 
 
 def test_bench_writes_the_report(report: Path) -> None:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from seefood.bench import BenchResult, run_bench
 from seefood.bench.evalset import load_eval_set
+from seefood.bench.records import merge_results
 from seefood.errors import DataError
 
 from .conftest import CLASSES
@@ -100,9 +101,18 @@ def test_rerun_skips_measured_rows_unless_forced(setup: tuple[Path, Path], tmp_p
     assert changed.measured == 3 and len(changed.rows) == 6
     forced = run_bench(quick((export,), data, out, force=True))
     assert forced.measured == 5 and forced.already_done == 0 and len(forced.rows) == 6
-    # another thread count is another key
-    more = run_bench(quick((export,), data, out, threads=2))
-    assert more.measured == 5 and len(more.rows) == 11
+
+
+def test_merge_keys_on_content_device_batch_and_threads() -> None:
+    base = BenchResult(name="a", path="/a", sha256="s1", format="onnx", precision="fp32", device="cpu",
+                       batch_size=1, threads=2, status="ok")
+    variants = [base.evolve(sha256="s2"), base.evolve(device="cuda"), base.evolve(batch_size=8),
+                base.evolve(threads=4)]
+    merged = merge_results([base], variants)
+    assert len(merged) == 5 and len({r.key for r in merged}) == 5
+    # same key (even under another path or name): replaced in place
+    again = base.evolve(path="/elsewhere/a", name="copy", status="run-failed")
+    assert merge_results(merged, [again])[0] is again and len(merge_results(merged, [again])) == 5
 
 
 def test_class_mismatch_is_a_data_error_naming_the_classes(setup: tuple[Path, Path], tmp_path: Path,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seefood.bench.devices import DEVICES
 from seefood.errors import ConfigError
 
 
@@ -42,8 +43,6 @@ class BenchConfig:
         object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "devices", tuple(dict.fromkeys(d.strip().lower() for d in self.devices)))
         object.__setattr__(self, "batch_sizes", tuple(sorted({int(b) for b in self.batch_sizes})))
-        from seefood.bench.devices import DEVICES
-
         if not self.export_dirs:
             raise ConfigError("give at least one export folder to bench (e.g. runs/export)")
         unknown = [d for d in self.devices if d not in DEVICES]

@@ -177,6 +177,12 @@ def run_bench(config: BenchConfig) -> BenchRun:
     config.out.mkdir(parents=True, exist_ok=True)
     rows = read_results(config.out)
     done = set() if config.force else {r.key for r in rows if r.ok}
+    stale = sorted({r.name for r in rows if r.ok and r.num_images != len(evalset)})
+    if stale and not config.force:
+        log.warning(
+            "rows of %s were measured on another number of images than the %d now: they are kept; "
+            "pass --force to re-measure them on this data", ", ".join(stale), len(evalset),
+        )
     measured = skipped = 0
     with _progress(config.progress) as bar:
         overall = bar.add_task("bench", total=len(artifacts) * len(devices))

@@ -145,7 +145,7 @@ class SpaceService:
             self._record_rejection(str(exc))
             raise
         except concurrent.futures.TimeoutError:
-            message = (f"The photo took longer than {self.settings.timeout_s:.0f} s to process: "
+            message = (f"The photo took longer than {self.settings.timeout_s:g} s to process: "
                        f"please try a smaller photo, or again in a moment.")
             self._record_rejection(message)
             raise UploadError(message) from None

@@ -19,7 +19,7 @@ from seefood.space.service import SpaceService
 from seefood.space.uploads import UploadError
 
 log = logging.getLogger(__name__)
-PREVIEW_SIDE = 512  # the "what the model saw" preview is downscaled to this
+PREVIEW_SIDE = 512  # the preview of the classified photo is downscaled to this
 
 
 def _classify_fn(service: SpaceService) -> Callable[[str | None], tuple[dict[str, float], str, Image.Image]]:
@@ -76,7 +76,7 @@ def build_app(service: SpaceService) -> gr.Blocks:
                 with gr.Column():
                     labels = gr.Label(num_top_classes=settings.top_k, label=f"Top-{settings.top_k}", elem_id="top5")
                     details = gr.Markdown(elem_id="details")
-                    shown = gr.Image(label="What the model saw", type="pil", interactive=False, elem_id="shown")
+                    shown = gr.Image(label="As classified (upright, RGB)", type="pil", interactive=False, elem_id="shown")
             outputs: list[Any] = [labels, details, shown]
             button.click(classify, inputs=upload, outputs=outputs, api_name="classify",
                          concurrency_id="predict", concurrency_limit=settings.workers)

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.seefood-installed
 
-.PHONY: setup demo test test-fast lint gpu-check clean
+.PHONY: setup browser-deps demo test test-fast lint gpu-check clean
 
 setup: $(STAMP)
 
@@ -14,10 +14,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[all]'
 	touch $(STAMP)
 
+# the browser tests drive Debian's chromium through Playwright (CI runs `make test` as root with apt);
+# without it they skip with a reason
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "chromium missing and apt-get unusable here: the browser tests will skip"; fi; }
+
 demo: setup
 	$(VENV)/bin/seefood demo --out runs/demo --force
 
-test: setup
+test: setup browser-deps
 	$(PY) -m pytest -q
 
 test-fast: setup

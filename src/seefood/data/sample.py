@@ -25,7 +25,7 @@ from seefood.io import atomic_dir, atomic_write_json, atomic_write_text, read_js
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1  # bump when the drawings change, so cached copies are regenerated
+GENERATOR_VERSION = 2  # bump when the drawings change, so cached copies are regenerated
 SAMPLE_MANIFEST = "sample.json"
 RGB = tuple[int, int, int]
 Rng = np.random.Generator
@@ -90,17 +90,21 @@ def _draw_pizza(draw: ImageDraw.ImageDraw, rng: Rng, c: float, r: float) -> None
 
 
 def _draw_sushi(draw: ImageDraw.ImageDraw, rng: Rng, c: float, r: float) -> None:
-    """A row of white rice blocks, each wrapped by a dark nori band, some topped with fish."""
+    """A row of white rice blocks on a wooden board, each wrapped by a wide nori band, most topped with fish."""
     n = int(rng.integers(2, 5))
     w, h = 1.9 * r / n, rng.uniform(0.5, 0.75) * r
+    if rng.uniform() < 0.6:  # a geta board
+        pad = 0.12 * r
+        draw.rectangle((c - r - pad, c - h / 2 - 2 * pad, c + r + pad, c + h / 2 + 2 * pad), fill=_jitter(rng, (150, 95, 50)))
     topping = _jitter(rng, (250, 125, 80)) if rng.uniform() < 0.6 else _jitter(rng, (200, 40, 50))
     for i in range(n):
         x0 = c - 0.95 * r + i * w + 0.06 * w
         x1, y0, y1 = x0 + 0.88 * w, c - h / 2, c + h / 2
-        draw.rounded_rectangle((x0, y0, x1, y1), radius=0.25 * w, fill=_jitter(rng, (246, 244, 236), 8))
-        if rng.uniform() < 0.5:
+        draw.rounded_rectangle((x0, y0, x1, y1), radius=0.25 * w, fill=_jitter(rng, (246, 244, 236), 8),
+                               outline=(40, 40, 40), width=max(1, int(0.03 * r)))
+        if rng.uniform() < 0.7:
             draw.rounded_rectangle((x0, y0, x1, y0 + 0.35 * h), radius=0.2 * w, fill=topping)
-        band = rng.uniform(0.18, 0.3) * w
+        band = rng.uniform(0.25, 0.4) * w
         mid = (x0 + x1) / 2 + rng.uniform(-0.1, 0.1) * w
         draw.rectangle((mid - band / 2, y0 - 1, mid + band / 2, y1 + 1), fill=_jitter(rng, (22, 32, 24), 10))
 
@@ -161,8 +165,9 @@ DEFAULT_SAMPLE = SampleConfig()  # what `--data sample` generates and caches
 
 def _background(rng: Rng, side: int) -> Image.Image:
     """A random table colour with a soft gradient and faint stripes (a table cloth)."""
-    top = rng.integers(40, 230, size=3).astype(np.float32)
-    bottom = np.clip(top + rng.integers(-50, 51, size=3), 0, 255)
+    grey, tint = rng.uniform(50, 210), rng.uniform(-35, 35, size=3)  # muted: the food carries the colour
+    top = np.clip(grey + tint, 0, 255).astype(np.float32)
+    bottom = np.clip(top + rng.uniform(-40, 40, size=3), 0, 255)
     t = np.linspace(0.0, 1.0, side, dtype=np.float32)[:, None, None]
     arr = np.broadcast_to(top * (1 - t) + bottom * t, (side, side, 3)).copy()
     if rng.uniform() < 0.4:
@@ -181,7 +186,7 @@ def render_image(class_name: str, rng: Rng, size: int) -> Image.Image:
         pr = rng.uniform(0.38, 0.48) * side
         _ellipse(plate, side / 2, side / 2, pr, pr * rng.uniform(0.75, 1.0), _jitter(rng, (232, 232, 228), 12))
     layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-    DRAWERS[class_name](ImageDraw.Draw(layer), rng, side / 2, rng.uniform(0.24, 0.4) * side)
+    DRAWERS[class_name](ImageDraw.Draw(layer), rng, side / 2, rng.uniform(0.3, 0.44) * side)
     squash = rng.uniform(0.7, 1.0)  # seen at an angle: circles become ellipses
     layer = layer.resize((side, max(1, int(side * squash))), Image.Resampling.BILINEAR)
     layer = layer.rotate(rng.uniform(0, 360), resample=Image.Resampling.BILINEAR, expand=False)

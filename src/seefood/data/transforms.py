@@ -73,6 +73,8 @@ def eval_transform(pre: Preprocessing) -> EvalTransform:
     return EvalTransform(pre)
 
 
-def train_transform(pre: Preprocessing, augment: str = "trivial") -> TrainTransform:
-    """The training transform: RandomResizedCrop + flip + `augment` policy + normalise (per `pre`)."""
-    return TrainTransform(pre, augment)
+def train_transform(
+    pre: Preprocessing, augment: str = "trivial", scale: tuple[float, float] = (0.08, 1.0)
+) -> TrainTransform:
+    """The training transform: RandomResizedCrop(`scale` of the area) + flip + `augment` policy + normalise."""
+    return TrainTransform(pre, augment, scale)

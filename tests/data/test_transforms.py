@@ -66,5 +66,5 @@ def test_unknown_augmentation_lists_the_valid_ones() -> None:
 
 def test_crop_scale_and_interpolation_follow_the_arguments() -> None:
     crop = train_transform(PRE, "none", scale=(0.5, 1.0)).pipeline.transforms[0]
-    assert crop.scale == (0.5, 1.0) and crop.size == [32, 32]
+    assert crop.scale == (0.5, 1.0) and tuple(crop.size) == (32, 32)
     assert crop.interpolation.value == PRE.interpolation

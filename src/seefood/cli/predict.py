@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -25,7 +26,7 @@ def predict(
 
     results = classify_files(PredictConfig(artifact=artifact, images=tuple(images), top=top, device=device,
                                            threads=threads))
-    table = Table(title=f"{artifact}")
+    table = Table(title=f"{artifact}", box=box.SIMPLE_HEAD)
     for col in ("image", "rank", "label", "probability"):
         table.add_column(col, justify="right" if col in ("rank", "probability") else "left")
     for result in results:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -88,32 +90,40 @@ class ExportReport:
 
 
 def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f} %"
+    return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _accuracy(parity: dict[str, Any] | None) -> str:
-    if not parity or parity.get("accuracy") is None:
-        return "-"
-    return f"{_pct(parity['accuracy'])} (ref {_pct(parity.get('reference_accuracy'))})"
-
-
-def summary_table(report: ExportReport) -> Table:
-    """The rich table printed at the end of `seefood export`."""
-    table = Table(title=f"seefood export -> {report.out}")
-    for col in ("artifact", "size MB", "agreement", "accuracy", "export s", "b=1 ms", "status"):
-        table.add_column(col, justify="right" if col in ("size MB", "export s", "b=1 ms") else "left")
+def summary_table(report: ExportReport) -> Group:
+    """The rich table printed at the end of `seefood export`, with each row's reason and notes below it."""
+    table = Table(title=f"seefood export -> {report.out}", caption=_reference_caption(report), box=box.SIMPLE_HEAD)
+    table.add_column("artifact", no_wrap=True)
+    for col in ("MB", "agree", "top-1", "export s", "b=1 ms", "ran"):
+        table.add_column(col, justify="right")
+    table.add_column("status", no_wrap=True)  # names and statuses are never split, numbers may wrap
+    notes: dict[str, list[str]] = {}  # text -> artifacts it applies to (one line for a shared reason)
     for r in report.rows:
-        status = f"[{_STYLE[r.status]}]{r.status}[/]"
-        details = [d for d in (r.reason, *r.notes) if d]
-        if details:
-            status += "\n" + escape("\n".join(details))  # reasons hold [extras] that are not markup
+        parity = r.parity or {}
         table.add_row(
-            f"{r.format} {r.precision}" + (f"\n[dim]{escape(r.recipe)}[/]" if r.recipe else ""),
+            r.name,
             "-" if r.size_bytes is None else f"{r.size_bytes / 1e6:.1f}",
-            _pct(r.parity.get("top1_agreement") if r.parity else None),
-            _accuracy(r.parity),
+            _pct(parity.get("top1_agreement")),
+            _pct(parity.get("accuracy")),
             "-" if r.export_seconds is None else f"{r.export_seconds:.1f}",
-            "-" if r.latency_ms is None else f"{r.latency_ms:.2f}" + (f" {r.precision_ran}" if r.precision_ran else ""),
-            status,
+            "-" if r.latency_ms is None else f"{r.latency_ms:.2f}",
+            r.precision_ran or "-",
+            f"[{_STYLE[r.status]}]{r.status}[/]",
         )
-    return table
+        for text in (r.reason, *r.notes):
+            if text:
+                notes.setdefault(text, []).append(r.name)
+    lines = [f"[bold]{', '.join(names)}[/]: {escape(text)}" for text, names in notes.items()]  # text has [extras]
+    return Group(table, *lines)
+
+
+def _reference_caption(report: ExportReport) -> str:
+    """The fp32 PyTorch model's accuracy on the parity photos (the same for every row)."""
+    refs = [r.parity["reference_accuracy"] for r in report.rows if r.parity and r.parity.get("reference_accuracy")]
+    n = next((r.parity["n_images"] for r in report.rows if r.parity and "n_images" in r.parity), None)
+    if n is None:
+        return "no artifact was checked"
+    return f"agree/top-1 on {n} parity photos; fp32 PyTorch top-1 {_pct(refs[0]) if refs else '-'}"

@@ -1,0 +1,76 @@
+"""Parity numbers, the one-result-lists-every-miss rule, and where parity photos come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seefood.errors import ConfigError, DataError, ParityError
+from seefood.export.parity import ParitySet, ParityThresholds, compare_logits
+from seefood.export.parity_data import photos_from_folder, resolve_parity_photos, sample_photos
+from seefood.metadata import ModelMeta
+from seefood.models import get_spec
+from tests.data.helpers import write_tree
+
+
+def _parity(ref: np.ndarray, labels: list[int]) -> ParitySet:
+    n = len(ref)
+    return ParitySet("test", tuple(f"{i}.jpg" for i in range(n)), np.asarray(labels), np.zeros((n, 3, 2, 2)), ref)
+
+
+def test_numbers_of_a_perfect_copy() -> None:
+    ref = np.eye(4, dtype=np.float32) * 5
+    result = compare_logits(ref.copy(), _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0))
+    assert result.passed and result.top1_agreement == 1.0 and result.max_abs_diff == 0.0
+    assert result.accuracy == result.reference_accuracy == 1.0 and result.accuracy_drop == 0.0
+
+
+def test_every_miss_is_collected_into_one_result() -> None:
+    ref = np.eye(4, dtype=np.float32) * 5
+    got = ref.copy()
+    got[0] = [0, 9, 0, 0]  # disagrees on one photo (and gets it wrong)
+    got[1, 1] = np.nan  # numpy argmax picks the NaN: still class 1
+    result = compare_logits(got, _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0))
+    assert not result.passed and len(result.failures) == 3  # non-finite, agreement, accuracy drop
+    assert result.top1_agreement == 0.75 and result.accuracy_drop == pytest.approx(25.0)
+    with pytest.raises(ParityError, match="non-finite.*agreement 75.00%.*drops 25.00 points"):
+        result.raise_for_failures("onnx-int8")
+    assert result.to_dict()["passed"] is False
+
+
+def test_shape_mismatch_and_unknown_labels() -> None:
+    ref = np.eye(3, dtype=np.float32)
+    result = compare_logits(np.zeros((3, 5), np.float32), _parity(ref, [0, 1, 2]), ParityThresholds(0.9))
+    assert not result.passed and "shape" in result.failures[0]
+    unknown = compare_logits(ref.copy(), _parity(ref, [-1, -1, -1]), ParityThresholds(0.9, 1.0))
+    assert unknown.passed and unknown.accuracy is None and unknown.accuracy_drop is None
+
+
+def test_photos_from_split_or_flat_folders_labelled_by_class_name(tmp_path: Path) -> None:
+    names = ("apple", "pear")
+    split = write_tree(tmp_path / "split", {"train/apple": 1, "test/pear": 2, "test/apple": 1, "test/kiwi": 1})
+    photos = photos_from_folder(split, names)
+    assert photos.source.endswith("test") and len(photos.paths) == 4
+    assert sorted(photos.labels) == [-1, 0, 1, 1]  # kiwi is not a class of the model
+    flat = write_tree(tmp_path / "flat", {"pear": 3})
+    assert photos_from_folder(flat, names).labels == (1, 1, 1)
+    with pytest.raises(DataError, match="--parity-data"):
+        photos_from_folder(tmp_path / "missing", names)
+
+
+def test_sampling_is_seeded_and_keeps_file_order(tmp_path: Path) -> None:
+    photos = photos_from_folder(write_tree(tmp_path / "d", {"a": 10, "b": 10}), ("a", "b"))
+    a, b = sample_photos(photos, 7, seed=3), sample_photos(photos, 7, seed=3)
+    assert a == b and len(a.paths) == 7 and list(a.paths) == sorted(a.paths)
+    assert sample_photos(photos, 100, seed=0) is photos
+
+
+def test_without_parity_data_or_a_recorded_dataset_it_must_be_given(tmp_path: Path) -> None:
+    meta = ModelMeta("tiny", ("a", "b"), get_spec("tiny").preprocessing)
+    with pytest.raises(ConfigError, match="--parity-data"):
+        resolve_parity_photos(None, meta)
+    gone = meta.evolve(config={"data": str(tmp_path / "moved-away")})
+    with pytest.raises(ConfigError, match="--parity-data"):
+        resolve_parity_photos(None, gone)

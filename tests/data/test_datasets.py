@@ -150,3 +150,11 @@ def test_data_config_defaults_match_load_data(sample_data: Path) -> None:
             assert params[name].default == value, name
     data = DataConfig(spec=str(sample_data), subset=0.5, check=False).load()
     assert isinstance(data, DataSplits) and data.num_classes == 4 and data.counts()["test"] == [4, 4, 4, 4]
+
+
+def test_records_and_loading_do_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, seefood.data; assert 'torch' not in sys.modules and 'torchvision' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

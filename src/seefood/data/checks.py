@@ -38,6 +38,7 @@ def check_images(
     samples: Sequence[Sample], strict: bool = False, workers: int = 2
 ) -> tuple[tuple[Sample, ...], tuple[BadImage, ...]]:
     """Decode every image: (good, bad). Bad files are logged; `strict=True` raises DataError listing them."""
+    log.info("decoding %d images to find broken files (turn off with check=False / --no-check)", len(samples))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # PIL releases the GIL while decoding
         problems = list(pool.map(decode_problem, samples, chunksize=64))
     good = tuple(s for s, p in zip(samples, problems) if p is None)

@@ -14,9 +14,9 @@ from .helpers import TEST_LIMITS, export_tiny_onnx, png_header_only, write_decis
 
 
 @pytest.fixture(scope="session")
-def onnx_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Read-only: an ONNX artifact folder of the tiny model."""
-    return export_tiny_onnx(tmp_path_factory.mktemp("export") / "onnx-fp32")
+def onnx_artifact(tmp_path_factory: pytest.TempPathFactory, sample_data: Path) -> Path:
+    """Read-only: the ONNX artifact folder of the tiny model, written by seefood's exporter."""
+    return export_tiny_onnx(tmp_path_factory.mktemp("export"), sample_data)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import struct
-import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -13,30 +12,33 @@ from seefood.io import dir_size
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.space.uploads import UploadLimits
+from tests.conftest import SAMPLE_CLASSES
 
-CLASSES = ("donut", "pizza", "salad", "sushi")
+CLASSES = SAMPLE_CLASSES  # the shared generated sample dataset is the parity data
 CLASS_COUNTS = {"donut": 10, "pizza": 20, "salad": 30, "sushi": 40}
 # small limits, so "too large" and "too many pixels" need only small files
 TEST_LIMITS = UploadLimits(max_bytes=300_000, max_pixels=4_000_000, min_side=16)
 
 
-def export_tiny_onnx(folder: Path) -> Path:
-    """`create_model("tiny", 4)` exported to folder/model.onnx with its seefood.json (metrics.class_counts)."""
+def export_tiny_onnx(out: Path, parity_data: Path) -> Path:
+    """`create_model("tiny", 4)` saved as a checkpoint (metrics.class_counts) and exported to ONNX by
+    `seefood.export.run_export` (parity checked on `parity_data`); returns the artifact folder."""
     import torch
+
+    from seefood.export import ExportConfig, run_export
+    from seefood.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    model = create_model("tiny", len(CLASSES)).eval()
-    folder.mkdir(parents=True)
-    with warnings.catch_warnings():  # the TorchScript-based exporter is deprecated, and 20x faster here
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.randn(1, 3, 64, 64),), str(folder / "model.onnx"), input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                          dynamo=False)
-    meta = ModelMeta("tiny", CLASSES, get_spec("tiny").preprocessing, format="onnx",
-                     metrics={"class_counts": CLASS_COUNTS})
-    (folder / "seefood.json").write_text(json.dumps(meta.to_dict()), encoding="utf-8")
-    return folder
+    meta = ModelMeta("tiny", CLASSES, get_spec("tiny").preprocessing, metrics={"class_counts": CLASS_COUNTS})
+    save_checkpoint(out / "checkpoint", create_model("tiny", len(CLASSES)), meta)
+    report = run_export(ExportConfig(checkpoint=out / "checkpoint", out=out / "export", formats=("onnx",),
+                                     parity_data=parity_data, min_parity_images=16, parity_size=32, threads=1,
+                                     latency_runs=0))
+    row = next(r for r in report.rows if r.name == "onnx-fp32")
+    if row.status != "passed" or row.path is None:
+        raise RuntimeError(f"the ONNX export failed: {row.status}: {row.reason}")
+    return out / "export" / row.path
 
 
 def write_decision(report: Path, artifact: Path, **changes: Any) -> Path:

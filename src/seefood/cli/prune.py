@@ -1,16 +1,58 @@
-"""`seefood prune` (placeholder until its feature lands)."""
+"""`seefood prune`: structured pruning (Torch-Pruning) + recovery fine-tuning of a checkpoint."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated
 
-from seefood.cli.common import not_implemented
+import typer
+from rich.console import Console
+
+from seefood.cli.common import cli_errors, console, setup_logging
+
+
+@cli_errors
+def prune(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `seefood train` (e.g. runs/x/best).")],
+    ratio: Annotated[float, typer.Option(help="Fraction of the parameters to remove, e.g. 0.3.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="DIR: pruned/, finetune/, checkpoint/ (the result), prune.json.")],
+    data: Annotated[str | None, typer.Option(
+        help="Data to fine-tune and measure on: an ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
+    finetune_epochs: Annotated[int, typer.Option(help="Recovery fine-tuning epochs (0: keep it as pruned).")] = 3,
+    importance: Annotated[str, typer.Option(help="Which channels go: taylor (gradients) or l2 (magnitude).")] = "taylor",
+    max_drop: Annotated[float, typer.Option(
+        help="Top-1 points the result may lose; more marks it failed (pick skips it).")] = 1.0,
+    lr: Annotated[float | None, typer.Option(help="Fine-tuning learning rate (default: the checkpoint's).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size (default: the checkpoint's).")] = None,
+    device: Annotated[str, typer.Option(help="Fine-tuning device: auto, cpu or cuda.")] = "auto",
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 2,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: torch's).")] = None,
+    latency_runs: Annotated[int, typer.Option(help="Timed b=1 CPU runs per model (0: skip).")] = 30,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier prune run in DIR.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Remove channels / attention heads (a smaller, faster model), fine-tune to recover, and report.
+
+    Exit 0 when the result stays within --max-drop of the original, 1 when it does not (it is still
+    written, marked metrics.accuracy_rule = "failed"), 2 on bad arguments.
+    """
+    from seefood.prune import PruneConfig, prune_checkpoint, summary_table
+
+    setup_logging(verbose)
+    config = PruneConfig(
+        checkpoint=checkpoint, ratio=ratio, out=out, data=data, finetune_epochs=finetune_epochs,
+        importance=importance, max_drop=max_drop, lr=lr, batch_size=batch_size, device=device, workers=workers,
+        threads=threads, latency_runs=latency_runs, force=force,
+    )
+    report = prune_checkpoint(config, console=console)
+    Console().print(summary_table(report))
+    Console().print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
+    if report.accuracy_rule != "passed":
+        console.print(f"[yellow]the pruned model lost more than --max-drop {max_drop} top-1 points: it is marked "
+                      f"failed; try a smaller --ratio or more --finetune-epochs[/]")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add the prune command to the main app."""
-
-    @app.command("prune")
-    def _placeholder() -> None:
-        """Not implemented yet."""
-        not_implemented("seefood prune", "see the open issues")
+    app.command("prune")(prune)

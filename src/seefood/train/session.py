@@ -13,6 +13,7 @@ from torch import nn
 from seefood.errors import CheckpointError, DataError
 from seefood.io import atomic_dir
 from seefood.metadata import ModelMeta
+from seefood.models.shape_plan import apply_shape_plan, checkpoint_shape_plan
 from seefood.preprocessing import Preprocessing
 from seefood.train.checkpoint import WEIGHTS, load_train_state, read_meta, save_checkpoint, update_meta
 from seefood.train.config import TrainConfig
@@ -46,7 +47,16 @@ class Session:
         self.num_classes = self.splits.num_classes
         # a resumed run takes its weights from last/, so ImageNet weights are not fetched again
         weights = "none" if config.resume else config.weights
-        self.model: nn.Module = create_model(config.model, self.num_classes, weights, config.freeze, size).to(device)
+        # a pruned checkpoint (as --weights, or the run's own last/) rebuilds its smaller layers from its shape plan
+        self.shape_plan, self.sparsity = checkpoint_shape_plan(out / LAST if config.resume else config.weights)
+        if self.shape_plan:
+            model = apply_shape_plan(create_model(config.model, self.num_classes, "none", config.freeze, size),
+                                     self.shape_plan)
+        else:
+            model = create_model(config.model, self.num_classes, weights, config.freeze, size)
+        self.model: nn.Module = model.to(device)
+        if self.shape_plan and not config.resume:
+            self.load_weights(Path(config.weights))
         self.channels_last = device.type == "cuda" and config.channels_last
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -116,7 +126,8 @@ class Session:
         """Checkpoint metadata: architecture, classes, preprocessing, metrics, config, versions, data."""
         return ModelMeta(
             architecture=self.config.model, class_names=self.splits.class_names, preprocessing=self.pre,
-            metrics=dict(metrics), config=self.config.to_dict(), versions=library_versions(),
+            sparsity=self.sparsity, shape_plan=self.shape_plan, metrics=dict(metrics), config=self.config.to_dict(),
+            versions=library_versions(),
             data_fingerprint=self.splits.fingerprint, extra={"data_source": self.splits.source},
         )
 

@@ -1,0 +1,70 @@
+"""PruneConfig: every setting of `seefood prune` (and of `seefood-export --prune`), with its default."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seefood.errors import ConfigError
+
+IMPORTANCE_CHOICES = ("taylor", "l2")  # keys of seefood.prune.importance.IMPORTANCES
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+PRUNE_JSON = "prune.json"  # the run's report, written last: a folder without it is an unfinished run
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """What to prune, how hard, how to recover, and where the results go."""
+
+    checkpoint: Path  # a checkpoint folder written by `seefood train`
+    ratio: float  # fraction of the model's parameters to remove, 0 < ratio < 1 (e.g. 0.3)
+    out: Path  # DIR: pruned/, finetune/, checkpoint/ (the result) and prune.json
+    data: str | None = None  # data spec to fine-tune and measure on; None: the checkpoint's training data
+    data_root: str | None = None  # dataset cache folder (None: seefood.data's default)
+    finetune_epochs: int = 3  # recovery fine-tuning epochs (0: keep the model as pruned)
+    importance: str = "taylor"  # taylor (|weight x gradient| on training batches) or l2 (weight magnitude)
+    max_drop: float = 1.0  # top-1 points the pruned, fine-tuned model may lose; more marks it "failed"
+    round_to: int = 8  # kept channel counts are multiples of this (fast kernels)
+    grad_batches: int = 4  # training batches whose gradients feed taylor importance
+    lr: float | None = None  # fine-tuning peak learning rate (None: the checkpoint's own training lr)
+    batch_size: int | None = None  # fine-tuning / evaluation batch (None: the checkpoint's own)
+    threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
+    device: str = "auto"  # fine-tuning device: auto (CUDA when available), cpu, cuda; pruning runs on the CPU
+    workers: int = 2  # DataLoader worker processes (0: load in the main process)
+    latency_runs: int = 30  # timed b=1 CPU runs of each model, interleaved (0: skip the latency check)
+    seed: int = 0  # seeds the fine-tuning and the choice of gradient batches
+    force: bool = False  # replace the outputs of an earlier run in DIR
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checkpoint", Path(self.checkpoint))
+        object.__setattr__(self, "out", Path(self.out))
+        checks = [
+            (math.isfinite(self.ratio) and 0 < self.ratio < 1,
+             f"--ratio is the fraction of parameters to remove, between 0 and 1 (e.g. 0.3), got {self.ratio}"),
+            (self.finetune_epochs >= 0, f"--finetune-epochs must be >= 0, got {self.finetune_epochs}"),
+            (self.importance in IMPORTANCE_CHOICES,
+             f"--importance must be one of {', '.join(IMPORTANCE_CHOICES)}, got {self.importance!r}"),
+            (math.isfinite(self.max_drop) and self.max_drop >= 0,
+             f"--max-drop is in top-1 points and must be >= 0, got {self.max_drop}"),
+            (self.round_to >= 1, f"round_to must be >= 1, got {self.round_to}"),
+            (self.grad_batches >= 1, f"grad_batches must be >= 1, got {self.grad_batches}"),
+            (self.lr is None or self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.batch_size is None or self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),
+            (self.threads is None or self.threads >= 1, f"--threads must be >= 1, got {self.threads}"),
+            (self.device in DEVICE_CHOICES, f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}"),
+            (self.workers >= 0, f"--workers must be >= 0, got {self.workers}"),
+            (self.latency_runs >= 0, f"--latency-runs must be >= 0, got {self.latency_runs}"),
+        ]
+        problems = [msg for ok, msg in checks if not ok]
+        if not self.checkpoint.is_dir():
+            problems.append(f"checkpoint {self.checkpoint} is not a folder: pass one written by `seefood train`, "
+                            f"e.g. runs/NAME/best")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (recorded in prune.json)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}

@@ -1,0 +1,65 @@
+"""What a pruning run measures: accuracy on a held-out split, and b=1 CPU latency of two models, interleaved."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seefood.bench.stats import LatencyStats, summarize
+from seefood.preprocessing import Preprocessing
+from seefood.train.metrics import EvalMetrics, evaluate_model
+
+WARMUP = 3  # untimed calls per model first (allocations, kernel selection, caches)
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """The images a run measures accuracy on, and how to feed them."""
+
+    split: str  # "test", or "val" when the data has no test split
+    samples: tuple[Any, ...]  # seefood.data.Sample, labels in the checkpoint's class order
+    preprocessing: Preprocessing
+    num_classes: int
+    batch_size: int
+    workers: int
+
+
+def top1(model: nn.Module, data: EvalData, device: torch.device) -> EvalMetrics:
+    """Top-1/top-5 of `model` (eval mode, moved to `device`) over the evaluation images."""
+    from seefood.data import ImageDataset, eval_transform
+    from seefood.train.distributed import DistEnv
+    from seefood.train.loaders import eval_loader
+
+    dataset = ImageDataset(data.samples, eval_transform(data.preprocessing))
+    loader = eval_loader(dataset, data.batch_size, data.workers, device.type == "cuda", DistEnv())
+    return evaluate_model(model.to(device), loader, data.num_classes, device)
+
+
+def interleaved_latency(
+    models: Sequence[nn.Module], sample: torch.Tensor, runs: int, threads: int | None = None
+) -> list[LatencyStats]:
+    """b=1 eager CPU latency of each model on `sample`, runs interleaved A B A B so background load hits all alike."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        nets = [m.cpu().eval() for m in models]
+        times: list[list[float]] = [[] for _ in nets]
+        with torch.inference_mode():
+            for net in nets:
+                for _ in range(WARMUP):
+                    net(sample)
+            for _ in range(runs):
+                for i, net in enumerate(nets):
+                    start = time.perf_counter()
+                    net(sample)
+                    times[i].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return [summarize(np.asarray(t), batch_size=int(sample.shape[0])) for t in times]

@@ -1,0 +1,229 @@
+"""`prune_checkpoint`: measure, prune, fine-tune to recover, measure again, and write DIR.
+
+DIR/pruned/      the checkpoint right after pruning (what fine-tuning starts from)
+DIR/finetune/    the recovery fine-tuning run (seefood.train: config.json, last/, best/, tb/, test/)
+DIR/checkpoint/  the result: pruned + fine-tuned, with shape plan, sparsity and metrics.prune
+DIR/prune.json   the report (written last: a DIR without it holds an unfinished run)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from torch import nn
+
+from seefood.errors import ConfigError, DataError, OutputExistsError
+from seefood.io import atomic_write_json, to_jsonable
+from seefood.metadata import ModelMeta
+from seefood.models import create_model
+from seefood.prune.config import PRUNE_JSON, PruneConfig
+from seefood.prune.importance import get_criterion, import_torch_pruning
+from seefood.prune.measure import EvalData, interleaved_latency, top1
+from seefood.prune.recipes import get_recipe
+from seefood.prune.report import PruneReport, Stage
+from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
+from seefood.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, save_checkpoint, update_meta
+from seefood.train.config import TrainConfig, resolve_device
+from seefood.versions import library_versions
+
+log = logging.getLogger(__name__)
+
+PRUNED, FINETUNE, RESULT = "pruned", "finetune", "checkpoint"
+OUTPUTS = (PRUNED, FINETUNE, RESULT, PRUNE_JSON)  # what --force replaces in DIR
+MAX_WARMUP_EPOCHS = 0.5  # recovery starts from trained weights: a short warm-up is enough
+
+
+def prepare_out(config: PruneConfig) -> Path:
+    """DIR, checked (and cleared of an earlier run's outputs with --force)."""
+    out = config.out
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"--out {out} is a file: choose a folder path")
+    earlier = [out / name for name in OUTPUTS if (out / name).exists()]
+    if earlier and not config.force:
+        raise OutputExistsError(f"{out} holds an earlier prune run: pass --force to replace it, or choose another --out")
+    for path in earlier:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def source_train_config(meta: ModelMeta) -> TrainConfig:
+    """How the checkpoint was trained (its saved config), or the defaults when it records none."""
+    try:
+        return TrainConfig.from_dict(meta.config)
+    except (ConfigError, TypeError) as exc:
+        log.info("the checkpoint records no usable training config (%s): fine-tuning with the defaults", exc)
+        return TrainConfig()
+
+
+def finetune_config(config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: str, start: Path) -> TrainConfig:
+    """The recovery run: the source's recipe and data split, starting from the pruned checkpoint."""
+    return base.evolve(
+        model=meta.architecture, weights=str(start), freeze=None, image_size=meta.preprocessing.crop, data=data,
+        data_root=config.data_root or base.data_root, classes=meta.class_names, epochs=config.finetune_epochs,
+        batch_size=config.batch_size or base.batch_size, lr=config.lr or base.lr,
+        warmup_epochs=min(base.warmup_epochs, MAX_WARMUP_EPOCHS), device=config.device, amp="auto",
+        compile=False, workers=config.workers, patience=None, out=str(config.out / FINETUNE), resume=None,
+        force=False, threads=config.threads,
+    )
+
+
+def _eval_data(config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: str) -> tuple[EvalData, Any]:
+    """The held-out images accuracy is measured on (test split, else val), and the loaded splits."""
+    from seefood.data import load_data
+
+    root = config.data_root or base.data_root
+    splits = load_data(data, root=Path(root) if root else None, subset=base.subset, classes=meta.class_names,
+                       seed=base.seed, val_fraction=base.val_fraction)
+    if splits.class_names != meta.class_names:
+        raise DataError(f"{data} orders its classes {splits.class_names[:5]}..., the checkpoint "
+                        f"{meta.class_names[:5]}...: pass the data the checkpoint was trained on")
+    split = "test" if splits.test else "val"
+    samples = splits.split(split)
+    if not samples:
+        raise DataError(f"{data} has no test or validation images to measure accuracy on: add a test/ split")
+    batch = config.batch_size or base.batch_size
+    return EvalData(split, tuple(samples), meta.preprocessing, meta.num_classes, batch, config.workers), splits
+
+
+def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...]) -> list[Any]:
+    """A seeded sample of training images (eval preprocessing) for taylor importance."""
+    from seefood.data import ImageDataset, eval_transform
+
+    if not get_criterion(config.importance).needs_gradients:
+        return []
+    rng = np.random.default_rng(config.seed)
+    picks = rng.permutation(len(train))[: config.grad_batches * data.batch_size]
+    dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=data.batch_size, num_workers=config.workers)
+    return list(loader)
+
+
+def _stage(model: nn.Module, macs: int, weights: Path, metrics: Any) -> Stage:
+    return Stage(params=count_parameters(model), macs=macs, size_bytes=weights.stat().st_size,
+                 top1=metrics.top1, top5=metrics.top5)
+
+
+def _pruned_meta(meta: ModelMeta, source: Checkpoint, outcome: PruneOutcome, fresh_params: int) -> ModelMeta:
+    """The pruned model's metadata: shape plan, sparsity against the unpruned architecture, provenance.
+
+    The source's metrics are dropped: they describe another model.
+    """
+    return meta.evolve(
+        sparsity=1.0 - outcome.params_after / fresh_params, shape_plan=outcome.shape_plan, metrics={},
+        parent_sha256=source.sha256,
+        versions=library_versions(), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        extra={**meta.extra, "pruned_from": str(source.path.resolve())},
+    )
+
+
+def prune_checkpoint(config: PruneConfig, console: Console | None = None, show_progress: bool = True) -> PruneReport:
+    """Prune config.checkpoint by config.ratio of its parameters, fine-tune, measure, and write DIR."""
+    import_torch_pruning()  # fail before any work when the backend is missing
+    get_recipe(read_architecture(config.checkpoint))
+    out = prepare_out(config)
+    previous_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run(config, out, console, show_progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def read_architecture(checkpoint: Path) -> str:
+    """The architecture a checkpoint folder records."""
+    from seefood.train.checkpoint import read_meta
+
+    return read_meta(checkpoint).architecture
+
+
+def _run(config: PruneConfig, out: Path, console: Console | None, show_progress: bool) -> PruneReport:
+    source = load_checkpoint(config.checkpoint)
+    meta = source.meta
+    base = source_train_config(meta)
+    data = config.data or meta.config.get("data")
+    if not data:
+        raise ConfigError(f"{config.checkpoint} records no training data: pass --data (an ImageFolder path or 'sample')")
+    eval_data, splits = _eval_data(config, meta, base, str(data))
+    device = torch.device(resolve_device(config.device))
+    log.info("measuring the original on %d %s images", len(eval_data.samples), eval_data.split)
+    before = top1(source.model, eval_data, device)
+    source.model.cpu()
+
+    size = meta.preprocessing.crop
+    fresh = create_model(meta.architecture, meta.num_classes, weights="none", image_size=size)
+    fresh_params = count_parameters(fresh)
+    outcome = prune_model(
+        source.model, meta.architecture, config.ratio, torch.zeros(1, 3, size, size), config.importance,
+        config.round_to, _gradient_batches(config, eval_data, splits.train), fresh=fresh,
+    )
+    pruned_meta = _pruned_meta(meta, source, outcome, fresh_params)
+    save_checkpoint(out / PRUNED, outcome.model, pruned_meta)
+    right_after = top1(outcome.model, eval_data, device)
+    log.info("top-1 %.2f%% -> %.2f%% right after pruning", 100 * before.top1, 100 * right_after.top1)
+
+    finetune: dict[str, Any] | None = None
+    final_model, final_meta = outcome.model, pruned_meta
+    if config.finetune_epochs:
+        from seefood.train.loop import train
+
+        run = finetune_config(config, meta, base, str(data), out / PRUNED)
+        result = train(run, console=console, show_progress=show_progress)
+        best = load_checkpoint(result.best)
+        final_model, final_meta = best.model, best.meta.evolve(parent_sha256=source.sha256, extra={
+            **best.meta.extra, "pruned_from": str(source.path.resolve())})
+        finetune = {"run": str(result.out.resolve()), "best_epoch": result.best_epoch, "lr": run.lr,
+                    "best_val_top1": result.best_val_top1, "seconds": round(result.seconds, 1)}
+    after = top1(final_model, eval_data, device) if config.finetune_epochs else right_after
+    final_model.cpu()
+    save_checkpoint(out / RESULT, final_model, final_meta)
+
+    latency: list[Any] = [None, None]
+    if config.latency_runs:
+        sample = torch.from_numpy(meta.preprocessing.batch([_first_image(eval_data)]))
+        latency = list(interleaved_latency([source.model, final_model], sample, config.latency_runs, config.threads))
+    report = PruneReport(
+        architecture=meta.architecture, source=str(source.path.resolve()), checkpoint=str((out / RESULT).resolve()),
+        ratio=config.ratio, sparsity=outcome.sparsity, channel_ratio=outcome.channel_ratio,
+        importance=config.importance, round_to=config.round_to, removed=get_recipe(meta.architecture).notes,
+        split=eval_data.split, images=before.count,
+        original=Stage(outcome.params_before, outcome.macs_before, (source.path / WEIGHTS).stat().st_size,
+                       before.top1, before.top5, latency[0]),
+        pruned=_stage(outcome.model, outcome.macs_after, out / PRUNED / WEIGHTS, right_after),
+        finetuned=Stage(count_parameters(final_model), outcome.macs_after, (out / RESULT / WEIGHTS).stat().st_size,
+                        after.top1, after.top5, latency[1]),
+        finetune_epochs=config.finetune_epochs, max_drop=config.max_drop,
+        threads=config.threads or torch.get_num_threads(), finetune=finetune, trials=outcome.trials,
+    )
+    write_report(out, report, config.to_dict())
+    log.info("pruned model: %s (accuracy rule %s)", out / RESULT, report.accuracy_rule)
+    return report
+
+
+def _first_image(data: EvalData) -> Any:
+    from PIL import Image
+
+    with Image.open(data.samples[0].path) as im:
+        return im.convert("RGB")
+
+
+def write_report(out: Path, report: PruneReport, config: dict[str, Any]) -> Path:
+    """Store the report as metrics of DIR/checkpoint (with the accuracy rule) and as DIR/prune.json."""
+    from seefood.train.checkpoint import read_meta
+
+    result = out / RESULT
+    meta = read_meta(result)
+    metrics = {**meta.metrics, "prune": report.to_dict(), "accuracy_rule": report.accuracy_rule}
+    update_meta(result, meta.evolve(metrics=to_jsonable(metrics)))
+    return atomic_write_json(out / PRUNE_JSON, {**report.to_dict(), "config": config})

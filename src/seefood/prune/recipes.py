@@ -1,0 +1,128 @@
+"""Per-architecture pruning recipes: what may shrink, what must stay, and how to make a model prunable.
+
+CNNs lose channels everywhere except the classifier's outputs. ViT-B/16 loses attention heads and MLP
+width; its embedding width (the residual stream, class token and position embeddings) stays intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from seefood.errors import ModelError
+from seefood.models import get_spec
+from seefood.models.shape_plan import HeadAttention
+
+
+def _nothing(model: nn.Module) -> nn.Module:
+    return model
+
+
+def _no_heads(model: nn.Module) -> dict[nn.Module, int]:
+    return {}
+
+
+def _no_parameters(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
+    return []
+
+
+@dataclass(frozen=True)
+class PruneRecipe:
+    """How one architecture is pruned without breaking it."""
+
+    keep: Callable[[nn.Module], list[nn.Module]]  # layers whose output channels are never removed
+    prepare: Callable[[nn.Module], nn.Module] = _nothing  # same function, prunable form (in place)
+    heads: Callable[[nn.Module], dict[nn.Module, int]] = _no_heads  # q/k/v projection -> its head count
+    unwrapped: Callable[[nn.Module], list[tuple[nn.Parameter, int]]] = _no_parameters  # bare parameters, dim
+    notes: tuple[str, ...] = field(default_factory=tuple)  # what the recipe removes, for the report
+
+
+def classifier_of(architecture: str) -> Callable[[nn.Module], list[nn.Module]]:
+    """A `keep` function: the last Linear under the architecture's head prefixes (the class outputs)."""
+    prefixes = tuple(p.rstrip(".") for p in get_spec(architecture).head_prefixes)
+
+    def keep(model: nn.Module) -> list[nn.Module]:
+        linears = [m for name, m in model.named_modules()
+                   if isinstance(m, nn.Linear) and name.startswith(prefixes)]
+        if not linears:
+            raise ModelError(f"{architecture} has no Linear classifier under {prefixes}: cannot protect its head")
+        return [linears[-1]]
+
+    return keep
+
+
+def to_head_attention(mha: nn.MultiheadAttention) -> HeadAttention:
+    """An exact HeadAttention copy of a batch-first nn.MultiheadAttention (same weights, same outputs)."""
+    if not mha.batch_first or mha.bias_k is not None or mha.add_zero_attn or not mha._qkv_same_embed_dim:
+        raise ModelError("only batch-first self-attention without bias_kv / zero_attn can be pruned by heads")
+    e, bias = mha.embed_dim, mha.in_proj_bias is not None
+    attention = HeadAttention(e, mha.num_heads, mha.head_dim, bias=bias, dropout=mha.dropout)
+    with torch.no_grad():
+        for i, proj in enumerate((attention.q_proj, attention.k_proj, attention.v_proj)):
+            proj.weight.copy_(mha.in_proj_weight[i * e:(i + 1) * e])
+            if bias:
+                proj.bias.copy_(mha.in_proj_bias[i * e:(i + 1) * e])
+        attention.out_proj.load_state_dict(mha.out_proj.state_dict())
+    attention.train(mha.training)
+    return attention
+
+
+def convert_attention(model: nn.Module) -> nn.Module:
+    """Replace every nn.MultiheadAttention by an equivalent HeadAttention (in place)."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.MultiheadAttention):
+            parent_name, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, leaf, to_head_attention(module))
+    return model
+
+
+def attention_heads(model: nn.Module) -> dict[nn.Module, int]:
+    """q, k and v projections of every HeadAttention -> its number of heads (torch_pruning's num_heads)."""
+    return {proj: m.num_heads for m in model.modules() if isinstance(m, HeadAttention)
+            for proj in (m.q_proj, m.k_proj, m.v_proj)}
+
+
+def _vit_keep(model: nn.Module) -> list[nn.Module]:
+    # conv_proj's outputs are the embedding width: protecting them keeps the whole residual stream intact
+    return [model.get_submodule("conv_proj"), *classifier_of("vit_b16")(model)]
+
+
+def _vit_unwrapped(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
+    # class token (1, 1, E) and position embeddings (1, N, E) live on the embedding axis, which is kept
+    return [(model.get_parameter("class_token"), 2), (model.get_parameter("encoder.pos_embedding"), 2)]
+
+
+RECIPES: dict[str, PruneRecipe] = {
+    "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"),
+                             notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",)),
+    "tiny": PruneRecipe(keep=classifier_of("tiny"), notes=("conv channels",)),
+    "vit_b16": PruneRecipe(
+        keep=_vit_keep, prepare=convert_attention, heads=attention_heads, unwrapped=_vit_unwrapped,
+        notes=("attention heads", "MLP hidden width", "embedding width kept"),
+    ),
+}
+
+
+def get_recipe(architecture: str) -> PruneRecipe:
+    """The recipe of an architecture; the error names those that can be pruned."""
+    try:
+        return RECIPES[architecture]
+    except KeyError:
+        raise ModelError(
+            f"no pruning recipe for {architecture!r}: prune one of {', '.join(sorted(RECIPES))}"
+        ) from None
+
+
+def sync_head_counts(model: nn.Module, num_heads: dict[nn.Module, int]) -> None:
+    """After pruning, tell every HeadAttention how many heads it has left (torch_pruning tracks them)."""
+    for m in model.modules():
+        if isinstance(m, HeadAttention) and m.q_proj in num_heads:
+            m.num_heads = int(num_heads[m.q_proj])
+            if m.q_proj.out_features != m.num_heads * m.head_dim:
+                raise ModelError(
+                    f"pruning left {m.q_proj.out_features} query features for {m.num_heads} heads of {m.head_dim}: "
+                    f"heads must be removed whole"
+                )

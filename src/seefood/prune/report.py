@@ -1,0 +1,156 @@
+"""The record of one pruning run: DIR/prune.json, `metrics.prune` of the checkpoint, and the rich table."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from seefood.bench.stats import LatencyStats
+
+PASSED, FAILED = "passed", "failed"  # metrics.accuracy_rule values; `seefood pick` skips "failed"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One model of the run: the original, the model right after pruning, or the fine-tuned result."""
+
+    params: int
+    macs: int  # multiply-accumulates per image (conv/linear layers)
+    size_bytes: int  # model.safetensors on disk
+    top1: float | None  # fraction on the evaluation split (None: not measured)
+    top5: float | None
+    latency: LatencyStats | None = None  # b=1 eager PyTorch on the CPU (None: not measured for this stage)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (latency with its percentiles)."""
+        d = asdict(self)
+        d["latency"] = self.latency.to_dict() if self.latency else None
+        return d
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """Everything `seefood prune` measured; `accuracy_rule` says whether the result may be deployed."""
+
+    architecture: str
+    source: str  # the checkpoint that was pruned
+    checkpoint: str  # the result: the pruned (and fine-tuned) checkpoint folder
+    ratio: float  # asked: fraction of parameters to remove
+    sparsity: float  # got: fraction of parameters removed
+    channel_ratio: float  # the per-layer channel ratio given to torch_pruning
+    importance: str
+    round_to: int
+    removed: tuple[str, ...]  # what the architecture's recipe removes ("attention heads", ...)
+    split: str  # where accuracy was measured: test (or val when the data has no test split)
+    images: int
+    original: Stage
+    pruned: Stage
+    finetuned: Stage
+    finetune_epochs: int
+    max_drop: float  # top-1 points the result may lose against the original
+    threads: int  # torch intra-op threads of the latency check
+    finetune: dict[str, Any] | None = None  # the fine-tuning run: folder, best epoch, seconds
+    trials: tuple[tuple[float, float], ...] = ()  # (channel ratio, removed share) of the search
+    int8: dict[str, Any] | None = None  # the fastest passing int8 artifact, when the run was exported
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    @property
+    def drop(self) -> float | None:
+        """Top-1 points lost from the original to the fine-tuned result (negative: it got better)."""
+        if self.original.top1 is None or self.finetuned.top1 is None:
+            return None
+        return 100.0 * (self.original.top1 - self.finetuned.top1)
+
+    @property
+    def accuracy_rule(self) -> str:
+        """"passed" when the result stays within --max-drop of the original, else "failed"."""
+        drop = self.drop
+        return PASSED if drop is not None and drop <= self.max_drop + 1e-9 else FAILED
+
+    @property
+    def speedup(self) -> float | None:
+        """Original over result b=1 median latency (None when not measured)."""
+        a, b = self.original.latency, self.finetuned.latency
+        return a.p50_ms / b.p50_ms if a and b and b.p50_ms > 0 else None
+
+    def with_int8(self, int8: dict[str, Any] | None) -> PruneReport:
+        """A copy that names the fastest int8 artifact exported from the result."""
+        return replace(self, int8=int8)
+
+    def to_dict(self) -> dict[str, Any]:
+        """prune.json, also stored as `metrics.prune` of the resulting checkpoint."""
+        return {
+            "architecture": self.architecture, "source": self.source, "checkpoint": self.checkpoint,
+            "ratio": self.ratio, "sparsity": self.sparsity, "channel_ratio": self.channel_ratio,
+            "importance": self.importance, "round_to": self.round_to, "removed": list(self.removed),
+            "params": {"before": self.original.params, "after": self.finetuned.params},
+            "macs": {"before": self.original.macs, "after": self.finetuned.macs},
+            "size_bytes": {"before": self.original.size_bytes, "after": self.finetuned.size_bytes},
+            "accuracy": {
+                "split": self.split, "images": self.images, "before": self.original.top1,
+                "pruned": self.pruned.top1, "finetuned": self.finetuned.top1, "drop_points": self.drop,
+                "max_drop": self.max_drop, "rule": self.accuracy_rule,
+                "top5": {"before": self.original.top5, "pruned": self.pruned.top5, "finetuned": self.finetuned.top5},
+            },
+            "latency_ms": {
+                "device": "cpu", "runtime": "pytorch-eager", "batch_size": 1, "threads": self.threads,
+                "before": _ms(self.original.latency), "after": _ms(self.finetuned.latency), "speedup": self.speedup,
+            },
+            "int8": self.int8,
+            "finetune": {"epochs": self.finetune_epochs, **(self.finetune or {})},
+            "stages": {"original": self.original.to_dict(), "pruned": self.pruned.to_dict(),
+                       "finetuned": self.finetuned.to_dict()},
+            "trials": [list(t) for t in self.trials],
+            "created": self.created,
+        }
+
+
+def _ms(stats: LatencyStats | None) -> dict[str, float] | None:
+    return None if stats is None else {"p50": stats.p50_ms, "p90": stats.p90_ms, "runs": stats.runs}
+
+
+def _count(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _lat(stats: LatencyStats | None) -> str:
+    return "-" if stats is None else f"{stats.p50_ms:.2f} (p90 {stats.p90_ms:.2f})"
+
+
+def summary_table(report: PruneReport) -> Table:
+    """Original vs pruned vs fine-tuned: parameters, MACs, file size, accuracy, latency (and int8)."""
+    o, p, f = report.original, report.pruned, report.finetuned
+    rule = report.accuracy_rule
+    style = "green" if rule == PASSED else "red"
+    drop = "-" if report.drop is None else f"{report.drop:.2f}"
+    table = Table(
+        title=f"seefood prune {report.architecture}: {report.sparsity:.1%} of the parameters removed "
+              f"(asked {report.ratio:.0%}, {report.importance})",
+        caption=f"top-1 on {report.images} {report.split} images; drop {drop} points, max {report.max_drop}: "
+                f"[{style}]{rule}[/]",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("")
+    for name in ("original", "pruned", f"fine-tuned ({report.finetune_epochs} ep)"):
+        table.add_column(name, justify="right")
+    table.add_row("parameters", _count(o.params), _count(p.params), _count(f.params))
+    table.add_row("MACs / image", _count(o.macs), _count(p.macs), _count(f.macs))
+    table.add_row("file size", f"{o.size_bytes / 1e6:.2f} MB", f"{p.size_bytes / 1e6:.2f} MB",
+                  f"{f.size_bytes / 1e6:.2f} MB")
+    table.add_row("top-1", _pct(o.top1), _pct(p.top1), _pct(f.top1))
+    table.add_row("top-5", _pct(o.top5), _pct(p.top5), _pct(f.top5))
+    table.add_row(f"b=1 CPU ms ({report.threads} thr)", _lat(o.latency), "-", _lat(f.latency))
+    if report.int8:
+        table.add_row(f"best int8 ({report.int8.get('name')})", "", "", f"{report.int8.get('latency_ms', 0):.2f} ms")
+    return table

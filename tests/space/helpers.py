@@ -47,9 +47,11 @@ def write_decision(report: Path, artifact: Path, **changes: Any) -> Path:
     decision = {
         "artifact": str(artifact.resolve()), "name": artifact.name, "format": "onnx", "precision": "fp32",
         "device": "cpu", "batch_size": 1, "size_bytes": dir_size(artifact),
-        "top1": 0.8125, "top5": 1.0, "latency_ms": {"p50": 0.42, "p90": 0.51, "p99": 0.77},
-        "reference": {"name": "pytorch-fp32", "top1": 0.8250}, "rules": {"max_drop": 0.01, "budget_ms": None},
-        "rejected": [{"name": "onnx-int8", "rule": "max_drop", "detail": "top-1 drop 0.031 > 0.01"}],
+        "top1": 81.25, "top5": 100.0, "latency_ms": {"p50": 0.42, "p90": 0.51, "p99": 0.77},
+        "threads": 2, "why": "onnx-fp32: the smallest on disk of the 1 artifact(s) within 1.0 top-1 points",
+        "reference": {"artifact": str(artifact.parent.parent / "checkpoint"), "name": "checkpoint", "top1": 82.5},
+        "rules": {"max_drop": 1.0, "budget_ms": None},
+        "rejected": [{"name": "onnx-int8", "rule": "max_drop", "detail": "top-1 drop 3.1 > 1.0 points"}],
         "created": "2025-01-01T00:00:00+00:00", **changes,
     }
     path = report / "decision.json"

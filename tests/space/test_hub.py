@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,3 +84,18 @@ def test_push_and_serve_check_their_input(tmp_path: Path) -> None:
         serve_space(ServeConfig(space=tmp_path))
     with pytest.raises(ConfigError, match="--port"):
         ServeConfig(space=tmp_path, port=70000)
+
+
+def test_serve_runs_app_py_on_the_asked_address(built_space: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_call(cmd: list[str], cwd: Path, env: dict[str, str]) -> int:
+        seen.update(cmd=cmd, cwd=cwd, env=env)
+        return 3
+
+    monkeypatch.setattr(subprocess, "call", fake_call)
+    assert serve_space(ServeConfig(space=built_space, host="127.0.0.1", port=7999)) == 3
+    assert seen["cmd"] == [sys.executable, "app.py"] and seen["cwd"] == built_space.resolve()
+    assert (seen["env"]["GRADIO_SERVER_NAME"], seen["env"]["GRADIO_SERVER_PORT"]) == ("127.0.0.1", "7999")
+    result = CliRunner().invoke(app, ["space", "serve", str(built_space), "--port", "7999"])
+    assert result.exit_code == 1 and "exited with code 3" in " ".join(result.output.split())

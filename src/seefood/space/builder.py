@@ -125,7 +125,6 @@ def build_space(config: SpaceConfig) -> SpaceBuild:
         raise DataError(f"the decision says {decision['format']!r} but {artifact} holds {meta.format!r}: re-run pick")
     reqs = card.requirements(meta.format)  # refuses torch formats before anything is written
     title = _title(config, meta.architecture)
-    public_decision = {k: v for k, v in decision.items() if k != "artifact"}  # no local paths in a public Space
     with atomic_dir(Path(config.out), overwrite=config.force) as tmp:
         shutil.copytree(artifact, tmp / MODEL_DIR)
         bundled = bundle.bundle_modules(tmp, {meta.format: RUNTIMES[meta.format]}, card.allowed_imports(meta.format))
@@ -141,7 +140,7 @@ def build_space(config: SpaceConfig) -> SpaceBuild:
             title=title, description=f"Upload a food photo: {meta.num_classes} classes, top-5 with probabilities.",
             model_dir=MODEL_DIR, examples=rel_examples, log_images=config.log_images, limits=config.limits,
             timeout_s=config.timeout_s, threads=config.threads, low_confidence=config.low_confidence,
-            decision=public_decision,
+            decision=card.public_decision(decision),
         )
         atomic_write_json(tmp / SPACE_RECORD, {**settings.to_dict(), "build": {
             "seefood_version": seefood.__version__, "created": utc_now(), "artifact_name": artifact.name,

@@ -76,6 +76,20 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _pct(value: Any) -> str:
+    """Accuracy as bench reports it: already in percent."""
+    return "–" if value is None else _num(value, ".2f") + "%"
+
+
+def public_decision(decision: Any) -> Any:
+    """The decision without its "artifact" paths: local folders of the build machine stay private."""
+    if isinstance(decision, dict):
+        return {k: public_decision(v) for k, v in decision.items() if k != "artifact"}
+    if isinstance(decision, list):
+        return [public_decision(v) for v in decision]
+    return decision
+
+
 def _front_matter(title: str, license_id: str, meta: ModelMeta) -> str:
     fields = {
         "title": title, "emoji": "🍽️", "colorFrom": "yellow", "colorTo": "red", "sdk": "gradio",
@@ -97,7 +111,12 @@ def readme(
     lat = decision.get("latency_ms") or {}
     rules = decision.get("rules") or {}
     reference = decision.get("reference") or {}
-    size_mb = _num((decision.get("size_bytes") or 0) / 1e6 if decision.get("size_bytes") else None, ".2f")
+    size_mb = _num(decision["size_bytes"] / 1e6 if decision.get("size_bytes") else None, ".2f")
+    pruned = f", {meta.sparsity:.0%} channels pruned" if meta.sparsity else ""
+    pre = meta.preprocessing
+    reference_top1 = f" (top-1 {_pct(reference.get('top1'))})" if reference.get("top1") is not None else ""
+    budget = f", p90 latency within {_num(rules.get('budget_ms'), 'g')} ms" if rules.get("budget_ms") else ""
+    why = f" `seefood pick`: {decision['why']}." if decision.get("why") else ""
     out = [
         _front_matter(title, license_id, meta),
         f"# {title}\n",
@@ -107,26 +126,23 @@ def readme(
         "## Model\n",
         "| | |\n|---|---|",
         f"| architecture | `{meta.architecture}` |",
-        f"| artifact | `{decision.get('name', '–')}`: {meta.format}, {meta.precision}"
-        + (f", {meta.sparsity:.0%} channels pruned" if meta.sparsity else "") + " |",
-        (f"| input | {meta.preprocessing.crop}×{meta.preprocessing.crop} px (resize {meta.preprocessing.resize}, "
-        f"{meta.preprocessing.interpolation}) |"),
+        f"| artifact | `{decision.get('name', '–')}`: {meta.format}, {meta.precision}{pruned} |",
+        f"| input | {pre.crop}×{pre.crop} px (resize {pre.resize}, {pre.interpolation}) |",
         f"| size | {size_mb} MB |",
         f"| classes | {_cell(', '.join(meta.class_names))} |",
         "",
         "## Measured by `seefood bench` (through this artifact's runtime)\n",
-        "| top-1 | top-5 | latency p50 | p90 | p99 | device | batch |",
-        "|---|---|---|---|---|---|---|",
-        (f"| {_num(decision.get('top1'), '.2%')} | {_num(decision.get('top5'), '.2%')} | "
-        f"{_num(lat.get('p50'), '.2f')} ms | {_num(lat.get('p90'), '.2f')} ms | {_num(lat.get('p99'), '.2f')} ms | "
-        f"{decision.get('device', '–')} | {decision.get('batch_size', '–')} |"),
+        "| top-1 | top-5 | latency p50 | p90 | p99 | device | batch | threads |",
+        "|---|---|---|---|---|---|---|---|",
+        (f"| {_pct(decision.get('top1'))} | {_pct(decision.get('top5'))} | {_num(lat.get('p50'), '.2f')} ms | "
+        f"{_num(lat.get('p90'), '.2f')} ms | {_num(lat.get('p99'), '.2f')} ms | {decision.get('device', '–')} | "
+        f"{decision.get('batch_size', '–')} | {decision.get('threads', '–')} |"),
         "",
         ("Latency is per batch on the benchmark machine; a shared Space CPU is usually slower "
         "(the app shows the model time of every request).\n"),
         "## Why this artifact\n",
-        f"Rules: accuracy drop at most {_num(rules.get('max_drop'), '.2%')} versus the fp32 reference"
-        + (f" (top-1 {_num(reference.get('top1'), '.2%')})" if reference.get("top1") is not None else "")
-        + (f", latency budget {_num(rules.get('budget_ms'), '.1f')} ms" if rules.get("budget_ms") else "") + ".\n",
+        (f"Rules: top-1 at most {_num(rules.get('max_drop'), 'g')} points below the fp32 reference{reference_top1}"
+        f"{budget}; the smallest artifact that qualifies wins.{why}\n"),
     ]
     rejected = decision.get("rejected") or []
     if rejected:

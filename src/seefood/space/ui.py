@@ -56,7 +56,7 @@ def _model_card(service: SpaceService) -> str:
     meta, decision = service.runtime.meta, service.settings.decision
     parts = [f"{meta.architecture} · {meta.format} {meta.precision} · {meta.num_classes} classes"]
     if decision.get("top1") is not None:
-        parts.append(f"top-1 {float(decision['top1']):.1%} on the benchmark set")
+        parts.append(f"top-1 {float(decision['top1']):.1f}% on the benchmark set")  # bench reports percent
     if (decision.get("latency_ms") or {}).get("p50") is not None:
         parts.append(f"p50 {float(decision['latency_ms']['p50']):.1f} ms on {decision.get('device', 'cpu')}")
     return " · ".join(parts)

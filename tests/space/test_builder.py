@@ -20,7 +20,7 @@ from seefood.io import sha256_file
 from seefood.runtimes import RUNTIMES
 from seefood.space import SpaceConfig, build_space
 from seefood.space.bundle import BundleError, bundle_modules
-from seefood.space.card import allowed_imports
+from seefood.space.card import allowed_imports, requirements
 from seefood.space.verify import BLOCKER
 
 from .helpers import CLASSES, write_decision
@@ -78,6 +78,15 @@ def test_bundled_package_imports_without_torch_or_seefood(built_space: Path) -> 
     seen = json.loads(proc.stdout.splitlines()[-1])
     assert seen == {"blocked": [], "loaded": []}
     assert "seefood_runtime.space.service" in modules and "seefood_runtime.runtimes.onnx" in modules
+
+
+def test_openvino_spaces_bundle_the_openvino_runtime(tmp_path: Path) -> None:
+    bundled = bundle_modules(tmp_path, {"openvino": RUNTIMES["openvino"]}, allowed_imports("openvino"))
+    assert "seefood.runtimes.openvino" in bundled.modules and "seefood.runtimes.onnx" not in bundled.modules
+    assert "openvino" in bundled.third_party and "onnxruntime" not in bundled.third_party
+    registry = (tmp_path / "seefood_runtime/runtimes/__init__.py").read_text()
+    assert "'openvino': 'seefood_runtime.runtimes.openvino:" in registry and "torchscript" not in registry
+    assert requirements("openvino")[-1] == f"openvino=={importlib.metadata.version('openvino')}"
 
 
 def test_bundling_a_torch_runtime_is_refused(tmp_path: Path) -> None:

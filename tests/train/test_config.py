@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from seefood.errors import BackendMissingError, ConfigError
+from seefood.models import get_spec
 from seefood.train.config import EvalOptions, TrainConfig, resolve, resolve_amp
 
 
 def test_defaults_are_valid_and_frozen() -> None:
     config = TrainConfig()
-    assert config.weights == "imagenet" and config.amp == "auto" and config.device == "auto"
+    assert config.weights == "auto" and config.amp == "auto" and config.device == "auto"
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.lr = 1.0  # type: ignore[misc]
 
@@ -48,10 +49,13 @@ def test_dict_round_trip_and_unknown_keys() -> None:
         TrainConfig.from_dict({**d, "learning_rate": 1})
 
 
-def test_resolve_fills_image_size_device_and_amp() -> None:
-    config = resolve(TrainConfig(device="cpu"), default_image_size=288)
-    assert (config.device, config.amp, config.image_size) == ("cpu", "off", 288)
-    assert resolve(TrainConfig(device="cpu", image_size=64, amp="bf16"), 288).image_size == 64
+def test_resolve_fills_image_size_device_amp_and_weights() -> None:
+    effnet, tiny = get_spec("effnet_b2"), get_spec("tiny")
+    config = resolve(TrainConfig(device="cpu"), effnet)
+    assert (config.device, config.amp, config.image_size, config.weights) == ("cpu", "off", 288, "imagenet")
+    config = resolve(TrainConfig(model="tiny", device="cpu", image_size=32, amp="bf16"), tiny)
+    assert (config.image_size, config.amp, config.weights) == (32, "bf16", "none")
+    assert resolve(TrainConfig(model="tiny", weights="imagenet", device="cpu"), tiny).weights == "imagenet"
     assert resolve_amp("bf16", "cpu") == "bf16"
     with pytest.raises(ConfigError, match="fp16 needs CUDA"):
         resolve_amp("fp16", "cpu")
@@ -60,7 +64,7 @@ def test_resolve_fills_image_size_device_and_amp() -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
 def test_cuda_without_a_gpu_says_what_to_do() -> None:
     with pytest.raises(BackendMissingError, match="CUDA is not available.*--device cpu"):
-        resolve(TrainConfig(device="cuda"), 64)
+        resolve(TrainConfig(device="cuda"), get_spec("tiny"))
 
 
 def test_eval_options_check_the_split() -> None:

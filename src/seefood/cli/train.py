@@ -45,7 +45,7 @@ def _overrides(**options: Any) -> dict[str, Any]:
 @cli_errors
 def train_command(
     model: Annotated[str | None, typer.Option(help=_help("Model registry key (seefood.models)", _T.model))] = None,
-    weights: Annotated[str | None, typer.Option(help=_help("none, imagenet or a local weights PATH", _T.weights))] = None,
+    weights: Annotated[str | None, typer.Option(help=_help("auto (imagenet if the model has it), none, imagenet or a local weights PATH", _T.weights))] = None,
     freeze: Annotated[str | None, typer.Option(help="backbone: train only the head; none: everything [default: none]")] = None,
     image_size: Annotated[int | None, typer.Option(help="Input size [default: the model's crop]")] = None,
     data: Annotated[str | None, typer.Option(help=_help("sample, food101 or an ImageFolder PATH", _T.data))] = None,

@@ -6,9 +6,12 @@ import dataclasses
 import logging
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seefood.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seefood.models.registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,9 @@ class TrainConfig:
     """Everything a training run needs; CLI options map 1:1 onto these fields."""
 
     model: str = "effnet_b2"  # model registry key: effnet_b2, vit_b16, tiny
-    weights: str = "imagenet"  # "none" (random init), "imagenet" (torchvision, needs internet) or a local PATH
+    # "auto" (imagenet when the model has pretrained weights, else none), "none" (random init),
+    # "imagenet" (torchvision's, downloaded once: needs internet) or a local PATH (.pth, .safetensors, checkpoint)
+    weights: str = "auto"
     freeze: str | None = None  # None: fine-tune everything; "backbone": train only the classifier head
     image_size: int | None = None  # model input size; None: the architecture's default crop
     data: str = "food101"  # data spec: "sample" (generated), "food101", or an ImageFolder PATH
@@ -151,11 +156,15 @@ def resolve_amp(requested: str, device: str) -> str:
     return requested
 
 
-def resolve(config: TrainConfig, default_image_size: int) -> TrainConfig:
-    """The config with auto values made concrete (device, amp, image size): what config.json records."""
+def resolve(config: TrainConfig, spec: ModelSpec) -> TrainConfig:
+    """The config with auto values made concrete (device, amp, weights, image size): what config.json records."""
     device = resolve_device(config.device)
+    weights = config.weights
+    if weights == "auto":
+        weights = "imagenet" if spec.weights_enum else "none"
     return config.evolve(
-        device=device, amp=resolve_amp(config.amp, device), image_size=config.image_size or default_image_size
+        device=device, amp=resolve_amp(config.amp, device), weights=weights,
+        image_size=config.image_size or spec.preprocessing.crop,
     )
 
 

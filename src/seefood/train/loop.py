@@ -151,7 +151,7 @@ def train(
     from seefood.models import get_spec
 
     env = detect()
-    config = resolve(config, get_spec(config.model).preprocessing.crop)
+    config = resolve(config, get_spec(config.model))
     out = check_run_dir(config)
     previous_threads = torch.get_num_threads()
     if config.threads:

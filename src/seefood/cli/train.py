@@ -20,8 +20,9 @@ _E = EvalOptions()
 stdout = Console()
 
 
-def _help(text: str, default: Any) -> str:
-    return f"{text} [default: {default}]"
+def _d(default: Any) -> str:
+    """How a TrainConfig default is shown in --help (the options themselves default to None: 'not given')."""
+    return "off" if default is None else str(default)
 
 
 def _overrides(**options: Any) -> dict[str, Any]:
@@ -44,39 +45,39 @@ def _overrides(**options: Any) -> dict[str, Any]:
 
 @cli_errors
 def train_command(
-    model: Annotated[str | None, typer.Option(help=_help("Model registry key (seefood.models)", _T.model))] = None,
-    weights: Annotated[str | None, typer.Option(help=_help("auto (imagenet if the model has it), none, imagenet or a local weights PATH", _T.weights))] = None,
-    freeze: Annotated[str | None, typer.Option(help="backbone: train only the head; none: everything [default: none]")] = None,
-    image_size: Annotated[int | None, typer.Option(help="Input size [default: the model's crop]")] = None,
-    data: Annotated[str | None, typer.Option(help=_help("sample, food101 or an ImageFolder PATH", _T.data))] = None,
-    data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder [default: ~/.cache/seefood]")] = None,
-    subset: Annotated[float | None, typer.Option(help="Keep this fraction of every class [default: all]")] = None,
-    classes: Annotated[str | None, typer.Option(help="Comma-separated class names to keep [default: all]")] = None,
-    val_fraction: Annotated[float | None, typer.Option(help=_help("Validation share of train", _T.val_fraction))] = None,
-    epochs: Annotated[int | None, typer.Option(help=_help("Epochs", _T.epochs))] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_help("Images per step per process", _T.batch_size))] = None,
-    lr: Annotated[float | None, typer.Option(help=_help("Peak AdamW learning rate", _T.lr))] = None,
-    weight_decay: Annotated[float | None, typer.Option(help=_help("AdamW weight decay", _T.weight_decay))] = None,
-    warmup_epochs: Annotated[float | None, typer.Option(help=_help("Linear warm-up epochs", _T.warmup_epochs))] = None,
-    label_smoothing: Annotated[float | None, typer.Option(help=_help("Label smoothing", _T.label_smoothing))] = None,
-    grad_clip: Annotated[float | None, typer.Option(help=_help("Max gradient norm, 0: off", _T.grad_clip))] = None,
-    augment: Annotated[str | None, typer.Option(help=_help("trivial, randaugment or none", _T.augment))] = None,
-    amp: Annotated[str | None, typer.Option(help=_help(f"Mixed precision: {', '.join(AMP_MODES)}", _T.amp))] = None,
+    model: Annotated[str | None, typer.Option(help="Model registry key (seefood.models)", show_default=_d(_T.model))] = None,
+    weights: Annotated[str | None, typer.Option(help="auto (imagenet if the model has it), none, imagenet or a local weights PATH", show_default=_d(_T.weights))] = None,
+    freeze: Annotated[str | None, typer.Option(help="backbone: train only the head; none: everything", show_default="none")] = None,
+    image_size: Annotated[int | None, typer.Option(help="Input size", show_default="the model's crop")] = None,
+    data: Annotated[str | None, typer.Option(help="sample, food101 or an ImageFolder PATH", show_default=_d(_T.data))] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder", show_default="~/.cache/seefood")] = None,
+    subset: Annotated[float | None, typer.Option(help="Keep this fraction of every class", show_default="all")] = None,
+    classes: Annotated[str | None, typer.Option(help="Comma-separated class names to keep", show_default="all")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help="Validation share of train", show_default=_d(_T.val_fraction))] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs", show_default=_d(_T.epochs))] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Images per step per process", show_default=_d(_T.batch_size))] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak AdamW learning rate", show_default=_d(_T.lr))] = None,
+    weight_decay: Annotated[float | None, typer.Option(help="AdamW weight decay", show_default=_d(_T.weight_decay))] = None,
+    warmup_epochs: Annotated[float | None, typer.Option(help="Linear warm-up epochs", show_default=_d(_T.warmup_epochs))] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing", show_default=_d(_T.label_smoothing))] = None,
+    grad_clip: Annotated[float | None, typer.Option(help="Max gradient norm, 0: off", show_default=_d(_T.grad_clip))] = None,
+    augment: Annotated[str | None, typer.Option(help="trivial, randaugment or none", show_default=_d(_T.augment))] = None,
+    amp: Annotated[str | None, typer.Option(help=f"Mixed precision: {', '.join(AMP_MODES)}", show_default=_d(_T.amp))] = None,
     channels_last: Annotated[bool | None, typer.Option(
-        "--channels-last/--no-channels-last", help=_help("NHWC layout on CUDA", _T.channels_last))] = None,
+        "--channels-last/--no-channels-last", help="NHWC layout on CUDA", show_default=_d(_T.channels_last))] = None,
     compile: Annotated[bool | None, typer.Option(
-        "--compile/--no-compile", help=_help("torch.compile the model", _T.compile))] = None,
-    device: Annotated[str | None, typer.Option(help=_help(", ".join(DEVICES), _T.device))] = None,
-    workers: Annotated[int | None, typer.Option(help=_help("DataLoader workers", _T.workers))] = None,
-    seed: Annotated[int | None, typer.Option(help=_help("Random seed", _T.seed))] = None,
-    patience: Annotated[int | None, typer.Option(help=_help("Early-stopping epochs, 0: off", _T.patience))] = None,
+        "--compile/--no-compile", help="torch.compile the model", show_default=_d(_T.compile))] = None,
+    device: Annotated[str | None, typer.Option(help=", ".join(DEVICES), show_default=_d(_T.device))] = None,
+    workers: Annotated[int | None, typer.Option(help="DataLoader workers", show_default=_d(_T.workers))] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed", show_default=_d(_T.seed))] = None,
+    patience: Annotated[int | None, typer.Option(help="Early-stopping epochs, 0: off", show_default=_d(_T.patience))] = None,
     strict_data: Annotated[bool | None, typer.Option(
-        "--strict-data/--no-strict-data", help=_help("Fail on unreadable images", _T.strict_data))] = None,
-    out: Annotated[Path | None, typer.Option(help=_help("Run folder", _T.out))] = None,
+        "--strict-data/--no-strict-data", help="Fail on unreadable images", show_default=_d(_T.strict_data))] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder", show_default=_d(_T.out))] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder (its saved settings)")] = None,
     force: Annotated[bool | None, typer.Option("--force", help="Start over in a non-empty --out")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads [default: torch's]")] = None,
-    log_every: Annotated[int | None, typer.Option(help=_help("Steps between step logs", _T.log_every))] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads", show_default="torch's")] = None,
+    log_every: Annotated[int | None, typer.Option(help="Steps between step logs", show_default=_d(_T.log_every))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
     """Fine-tune a model; writes config.json, best/, last/, tb/, test/ and result.json into --out."""
@@ -116,7 +117,7 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = _E.batch_size,
     device: Annotated[str, typer.Option(help=", ".join(DEVICES))] = _E.device,
     workers: Annotated[int, typer.Option(help="DataLoader workers")] = _E.workers,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads [default: torch's]")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads", show_default="torch's")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:

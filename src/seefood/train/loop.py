@@ -70,12 +70,12 @@ class _Trainer:
     def __init__(self, s: Session, callbacks: Sequence[TrainCallback], bars: EpochBars) -> None:
         self.s, self.callbacks, self.bars = s, callbacks, bars
         self.saved_epoch = s.progress.epoch
-        self.runner = EpochRunner(s, bars, self._emit)
+        self.runner = EpochRunner(s, bars, self.emit)
 
-    def _emit(self, kind: str, epoch: int, metrics: Mapping[str, float]) -> None:
+    def emit(self, kind: str, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Call every callback with one event."""
         for callback in self.callbacks:
-            callback(TrainEvent(kind, epoch, self.s.progress.global_step if kind == "epoch" else self.runner.global_step,
-                                self.s.model, metrics))
+            callback(TrainEvent(kind, epoch, self.runner.global_step, self.s.model, metrics))
 
     def _save(self, pending: _Pending) -> None:
         s = self.s
@@ -114,7 +114,7 @@ class _Trainer:
                                        metrics, improved)
                     self._save(pending)
                     s.log_epoch(epoch, stats, val)
-                self._emit("epoch", epoch, metrics)
+                self.emit("epoch", epoch, metrics)
         except KeyboardInterrupt:
             if s.env.is_main:
                 if pending is not None and self.saved_epoch < pending.progress.epoch:
@@ -194,5 +194,5 @@ def _finish(
         s.tb.close()
         atomic_write_json(s.out / RESULT_FILE, result.to_dict())
         log.info("%s (test report: %s)", summary_line(result), s.out / TEST)
-    trainer._emit("end", s.progress.epoch, {"test_top1": test_top1 or float("nan")})
+    trainer.emit("end", s.progress.epoch, {"test_top1": float("nan") if test_top1 is None else test_top1})
     return result

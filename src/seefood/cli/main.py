@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seefood.cli import bench, data, export, monitor, predict, prune, space, train
+from seefood.cli import bench, data, demo, export, monitor, predict, prune, space, train
 
 app = typer.Typer(
     name="seefood",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (train, data, export, predict, bench, prune, space, monitor):
+for module in (demo, train, data, export, predict, bench, prune, space, monitor):
     module.register(app)
 
 

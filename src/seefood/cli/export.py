@@ -15,7 +15,7 @@ from seefood.errors import ConfigError
 def _formats(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))  # in order, no repeats
     if not names:
         raise ConfigError("--formats is empty: e.g. --formats onnx,openvino, or leave it out for every installed one")
     return names
@@ -42,6 +42,11 @@ def export(
     threads: Annotated[int | None, typer.Option(help="Intra-op threads for every runtime (default: all cores).")] = None,
     latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = 20,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = False,
+    prune: Annotated[float | None, typer.Option(
+        help="Prune this fraction of the parameters and fine-tune first (run kept in EXPORT_DIR-prune/).")] = None,
+    data: Annotated[str | None, typer.Option(
+        help="--prune: data to fine-tune on, ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
+    finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = 3,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.
@@ -58,9 +63,16 @@ def export(
         calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
         min_agreement_int8=min_agreement_int8, max_drop=max_drop, threads=threads, latency_runs=latency_runs,
-        force=force,
+        force=force, prune=prune, prune_data=data, finetune_epochs=finetune_epochs,
     )
-    report = run_export(config)
+    if config.prune is not None:
+        from seefood.prune import prune_then_export
+        from seefood.prune import summary_table as prune_table
+
+        pruned, report = prune_then_export(config)
+        Console().print(prune_table(pruned))
+    else:
+        report = run_export(config)
     Console().print(summary_table(report))
     Console().print(f"wrote {out / 'export.json'}")
     if not report.ok:

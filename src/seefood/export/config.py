@@ -37,6 +37,11 @@ class ExportConfig:
     latency_runs: int = 20  # quick b=1 latency: timed runs per artifact after warm-up (0: skip)
     force: bool = False  # replace an existing EXPORT_DIR
     seed: int = 0  # parity and calibration sampling
+    # --prune RATIO: seefood.prune.export prunes (this fraction of the parameters) and fine-tunes the checkpoint
+    # first, then exports the result; run_export itself never prunes, it records the value in export.json
+    prune: float | None = None
+    prune_data: str | None = None  # --data: what --prune fine-tunes and measures on (None: the checkpoint's data)
+    finetune_epochs: int = 3  # --finetune-epochs: recovery fine-tuning epochs of --prune
 
     def __post_init__(self) -> None:
         from seefood.export.formats import EXPORTERS
@@ -68,6 +73,10 @@ class ExportConfig:
             problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core")
         if self.opset < 18:
             problems.append(f"--opset must be >= 18 (opset 17 gets silently upgraded), got {self.opset}")
+        if self.prune is not None and not 0 < self.prune < 1:
+            problems.append(f"--prune is the fraction of parameters to remove, between 0 and 1, got {self.prune}")
+        if self.finetune_epochs < 0:
+            problems.append(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
         if self.latency_runs < 0:
             problems.append(f"latency_runs must be >= 0, got {self.latency_runs}")
         if not Path(self.checkpoint).is_dir():

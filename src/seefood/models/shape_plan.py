@@ -136,7 +136,7 @@ def _build_layer(path: str, entry: Any) -> nn.Module:
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in entry["args"].items()}
     try:
         return layer.cls(**args)
-    except (TypeError, ValueError, ModelError) as exc:
+    except (TypeError, ValueError, RuntimeError, ModelError) as exc:  # torch rejects bad sizes with any of these
         raise ModelError(f"shape plan entry {path!r} cannot build a {entry['type']}({args}): {exc}") from exc
 
 

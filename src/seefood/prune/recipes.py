@@ -6,6 +6,7 @@ width; its embedding width (the residual stream, class token and position embedd
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,16 @@ def _no_parameters(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
     return []
 
 
+def conv_guess(ratio: float) -> float:
+    """A conv loses channels on both sides, so parameters fall about as 1 - (1 - c)^2."""
+    return 1.0 - math.sqrt(1.0 - ratio)
+
+
+def linear_guess(ratio: float) -> float:
+    """Heads and MLP width shrink one side of each layer, so parameters fall about as the channel ratio."""
+    return ratio
+
+
 @dataclass(frozen=True)
 class PruneRecipe:
     """How one architecture is pruned without breaking it."""
@@ -37,6 +48,7 @@ class PruneRecipe:
     prepare: Callable[[nn.Module], nn.Module] = _nothing  # same function, prunable form (in place)
     heads: Callable[[nn.Module], dict[nn.Module, int]] = _no_heads  # q/k/v projection -> its head count
     unwrapped: Callable[[nn.Module], list[tuple[nn.Parameter, int]]] = _no_parameters  # bare parameters, dim
+    first_guess: Callable[[float], float] = conv_guess  # parameter ratio -> channel ratio to try first
     notes: tuple[str, ...] = field(default_factory=tuple)  # what the recipe removes, for the report
 
 
@@ -101,6 +113,7 @@ RECIPES: dict[str, PruneRecipe] = {
     "tiny": PruneRecipe(keep=classifier_of("tiny"), notes=("conv channels",)),
     "vit_b16": PruneRecipe(
         keep=_vit_keep, prepare=convert_attention, heads=attention_heads, unwrapped=_vit_unwrapped,
+        first_guess=linear_guess,
         notes=("attention heads", "MLP hidden width", "embedding width kept"),
     ),
 }

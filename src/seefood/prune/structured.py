@@ -120,7 +120,7 @@ def prune_model(
     best: tuple[float, float, nn.Module] | None = None
     trials: list[tuple[float, float]] = []
     lo, hi = (0.0, 0.0), None
-    c = min(ratio, MAX_CHANNEL_RATIO)
+    c = min(recipe.first_guess(ratio), MAX_CHANNEL_RATIO)
     for _ in range(MAX_TRIALS):
         pruned = _trial(work, recipe, c, scorer, example, round_to)
         removed = 1.0 - count_parameters(pruned) / params_before

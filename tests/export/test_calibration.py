@@ -31,7 +31,8 @@ def dataset(tmp_path: Path) -> Path:
     root = tmp_path / "food"
     for k, name in enumerate(("apple_pie", "pizza", "sushi")):
         _write_images(root / "train" / name, 10, shade=40 * (k + 1))
-        _write_images(root / "test" / name, 3, shade=250)  # test images must never be sampled
+        _write_images(root / "val" / name, 2, shade=250)  # validation and test images are never sampled
+        _write_images(root / "test" / name, 3, shade=250)
     return root
 
 
@@ -69,30 +70,39 @@ def test_only_training_images_are_sampled(dataset: Path, caplog: pytest.LogCaptu
     with caplog.at_level(logging.WARNING, logger="seefood.export.calibration"):
         batches = calibration_batches(dataset, PRE, n=300, batch_size=8)
     stacked = np.concatenate(batches)
-    assert stacked.shape[0] == 30  # every train image once, no test image
+    assert stacked.shape[0] == 30  # every train image once, no val or test image
     red = stacked[:, 0].mean(axis=(1, 2)) * PRE.std[0] + PRE.mean[0]  # undo Normalize
     assert sorted(Counter(np.round(red * 255).astype(int)).values()) == [10, 10, 10]
     assert any("only 30 calibration image" in r.getMessage() for r in caplog.records)
 
 
-def test_flat_layout_and_unreadable_images(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    _write_images(tmp_path / "ramen", 4, shade=10)
-    _write_images(tmp_path / "steak", 4, shade=20)
-    (tmp_path / "steak" / "broken.jpg").write_bytes(b"not a jpeg")
-    (tmp_path / "notes.txt").write_text("not a class")
+def test_unreadable_images_are_skipped_and_replaced(dataset: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (dataset / "train" / "pizza" / "broken.jpg").write_bytes(b"not a jpeg")
     with caplog.at_level(logging.WARNING, logger="seefood.export.calibration"):
-        batches = calibration_batches(tmp_path, PRE, n=100)
-    assert len(batches) == 8 and all(b.shape == (1, 3, 16, 16) for b in batches)
+        batches = calibration_batches(dataset, PRE, n=100)
+    assert len(batches) == 30 and all(b.shape == (1, 3, 16, 16) for b in batches)
     assert any("broken.jpg" in r.getMessage() for r in caplog.records)
+    assert len(calibration_batches(dataset, PRE, n=12)) == 12  # a skipped image is replaced by the next one
+
+
+def test_flat_layout_samples_only_its_training_part(tmp_path: Path) -> None:
+    for k, name in enumerate(("ramen", "steak")):
+        _write_images(tmp_path / name, 10, shade=30 * (k + 1))
+    train = training_images(tmp_path)
+    assert sorted(train) == ["ramen", "steak"]
+    n_train = sum(len(v) for v in train.values())
+    assert 0 < n_train < 20  # load_data keeps test and validation images out of the training split
+    assert sum(b.shape[0] for b in calibration_batches(tmp_path, PRE, n=100, batch_size=4)) == n_train
 
 
 def test_no_images_is_a_data_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no images found"):
+    with pytest.raises(DataError, match="class sub-folders"):
         calibration_batches(tmp_path, PRE)
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="no folder"):
         calibration_batches(tmp_path / "missing", PRE)
-    (tmp_path / "train" / "pizza").mkdir(parents=True)
-    (tmp_path / "train" / "pizza" / "a.jpg").write_bytes(b"\x00" * 10)
+    for split in ("train", "test"):
+        (tmp_path / split / "pizza").mkdir(parents=True)
+        (tmp_path / split / "pizza" / "a.jpg").write_bytes(b"\x00" * 10)
     with pytest.raises(DataError, match="could be read"):
         calibration_batches(tmp_path, PRE)
 

@@ -19,9 +19,7 @@ from seefood.preprocessing import Preprocessing
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 RECOMMENDED_IMAGES = 100  # fewer calibration images than this give noticeably noisier activation ranges
-TRAIN_SPLIT = "train"
 
 
 def calibration_batches(
@@ -66,22 +64,21 @@ def calibration_batches(
 
 
 def training_images(data: str | os.PathLike[str]) -> dict[str, list[Path]]:
-    """Class name -> sorted image paths of the training split (`train/<class>/*` or flat `<class>/*`)."""
-    root = Path(data)
-    if not root.is_dir():
-        raise DataError(f"calibration data folder {root} does not exist: pass the dataset folder used for training")
-    split = root / TRAIN_SPLIT
-    base = split if split.is_dir() else root
-    by_class = {
-        d.name: files
-        for d in sorted(base.iterdir())
-        if d.is_dir() and not d.name.startswith(".") and (files := _image_files(d))
-    }
+    """Class name -> image paths of the training split, as `seefood.data.load_data` splits the folder.
+
+    `train/<class>/*` (+ `test/`) folders give their train/ images less the validation carve-out;
+    a flat `<class>/*` folder gives the training part of its seeded split, so calibration never
+    sees the images parity and benchmarks are measured on.
+    """
+    from seefood.data import load_data
+
+    splits = load_data(os.fspath(data), check=False, download=False)
+    by_class: dict[str, list[Path]] = {}
+    for sample in splits.train:
+        by_class.setdefault(splits.class_names[sample.label], []).append(Path(sample.path))
     if not by_class:
-        raise DataError(
-            f"no images found under {base}: expected {root}/train/<class>/*.jpg or {root}/<class>/*.jpg"
-        )
-    return by_class
+        raise DataError(f"no training images found in {data}: expected train/<class>/*.jpg or <class>/*.jpg")
+    return {name: sorted(paths) for name, paths in sorted(by_class.items())}
 
 
 def stratified_order(by_class: dict[str, list[Path]], seed: int) -> Iterator[Path]:
@@ -100,13 +97,6 @@ def stratified_order(by_class: dict[str, list[Path]], seed: int) -> Iterator[Pat
             files = queues[names[k]]
             if r < len(files):
                 yield files[r]
-
-
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
 
 
 def _read_image(path: Path) -> Image.Image | None:

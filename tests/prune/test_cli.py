@@ -32,7 +32,7 @@ def test_prune_writes_the_result_and_prints_the_table(tmp_path: Path, tiny_check
 def test_a_failed_accuracy_rule_exits_1_with_advice(
     tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import seefood.prune.pipeline as pipeline
+    from seefood.prune import pipeline
 
     real = pipeline.prune_checkpoint
 

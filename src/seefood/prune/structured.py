@@ -164,6 +164,8 @@ def _fresh_like(model: nn.Module, architecture: str) -> nn.Module:
     """An untrained model of the same architecture and head size as `model` (input size from ViT's own)."""
     from seefood.models import create_model
 
-    head = get_recipe(architecture).keep(model)[-1]
-    size = getattr(model, "image_size", None)
-    return create_model(architecture, int(head.out_features), weights="none", image_size=size)
+    head = get_recipe(architecture).keep(model)[-1]  # the classifier: its outputs are never pruned
+    classes = head.out_features if isinstance(head, nn.Linear) else None
+    if classes is None:
+        raise ModelError(f"cannot tell the number of classes of this {architecture}: pass `fresh`")
+    return create_model(architecture, classes, weights="none", image_size=getattr(model, "image_size", None))

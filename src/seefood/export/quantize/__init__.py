@@ -1,0 +1,19 @@
+"""Post-training int8 quantisation recipes per artifact format, default first, then remedies.
+
+The export pipeline tries `INT8_RECIPES[format]` in order and keeps the first int8 model that passes
+parity against the fp32 PyTorch model; each later recipe trades some speed for accuracy.
+"""
+
+from __future__ import annotations
+
+from seefood.export.quantize.base import ARCHITECTURE_FAMILY, Int8Recipe, QuantizeFn, model_family
+from seefood.export.quantize.onnx import ONNX_RECIPES
+from seefood.export.quantize.openvino import OPENVINO_RECIPES
+
+# artifact format -> recipes in the order the pipeline tries them (importing this needs no OpenVINO)
+INT8_RECIPES: dict[str, list[Int8Recipe]] = {
+    "onnx": ONNX_RECIPES,
+    "openvino": OPENVINO_RECIPES,
+}
+
+__all__ = ["ARCHITECTURE_FAMILY", "INT8_RECIPES", "Int8Recipe", "QuantizeFn", "model_family"]

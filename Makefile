@@ -25,8 +25,17 @@ browser-deps:
 demo: setup
 	$(VENV)/bin/seefood demo --out runs/demo --force
 
+# three pytest processes instead of one: the heavy backends (torch, OpenVINO, NNCF, ONNX Runtime, gradio)
+# keep thread pools and caches for the life of a process; a group per stage keeps each process small
+GROUP1 := tests/data tests/models tests/train tests/cli tests/bench
+GROUP2 := tests/export tests/runtimes tests/prune
+GROUP3 := tests/space
 test: setup browser-deps
-	$(PY) -m pytest -q
+	@for d in tests/*/; do case " $(GROUP1) $(GROUP2) $(GROUP3) " in *" $${d%/} "*) ;; \
+	  *) echo "$${d%/} is in no test group of the Makefile: add it"; exit 1;; esac; done
+	$(PY) -m pytest -q $(GROUP1)
+	$(PY) -m pytest -q $(GROUP2)
+	$(PY) -m pytest -q $(GROUP3)
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

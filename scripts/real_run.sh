@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The real run recorded in docs/benchmarks.md: effnet_b2 and vit_b16 trained from scratch (no internet
+# for ImageNet weights here) on the Food-101 sample, exported with int8, pruned, benched on this CPU,
+# picked, and shipped as a Space. Stages can be run one by one: bash scripts/real_run.sh STAGE...
+# (train-effnet train-vit export-effnet export-vit prune bench pick space). Outputs go under runs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data/food101-sample}
+SF=.venv/bin/seefood
+export OMP_WAIT_POLICY=PASSIVE  # other jobs on a 2-core VM make spinning OpenMP threads crawl
+
+stage() {
+  case "$1" in
+    train-effnet)
+      # two legs: 8 epochs at batch 32 with TrivialAugment, then 8 more from its last weights at batch 16
+      $SF train --model effnet_b2 --weights none --data "$DATA" --image-size 160 --epochs 8 --batch-size 32 \
+        --lr 2e-3 --threads 2 --workers 1 --patience 0 --out runs/effnet_b2 --force
+      $SF train --model effnet_b2 --weights runs/effnet_b2/last --data "$DATA" --image-size 160 --epochs 8 \
+        --batch-size 16 --lr 1.5e-3 --augment none --threads 2 --workers 1 --patience 0 --out runs/effnet_b2_ft --force ;;
+    train-vit)
+      $SF train --model vit_b16 --weights none --data "$DATA" --subset 0.5 --epochs 1 --batch-size 16 --lr 3e-4 \
+        --warmup-epochs 0.3 --augment none --threads 2 --workers 1 --patience 0 --out runs/vit_b16 --force ;;
+    export-effnet)
+      .venv/bin/seefood-export runs/effnet_b2_ft/best --out runs/effnet_b2-export --int8 --parity-data "$DATA" \
+        --threads 2 --force || true ;;
+    export-vit)
+      .venv/bin/seefood-export runs/vit_b16/best --out runs/vit_b16-export --int8 --parity-data "$DATA" \
+        --calib-data "$DATA" --threads 2 --force || true ;;
+    prune)
+      $SF prune runs/effnet_b2_ft/best --ratio 0.3 --data "$DATA" --out runs/effnet_b2-pruned --finetune-epochs 3 --workers 1 \
+        --threads 2 --force || true
+      .venv/bin/seefood-export runs/effnet_b2-pruned/checkpoint --out runs/effnet_b2-pruned-export --int8 \
+        --parity-data "$DATA" --calib-data "$DATA" --threads 2 --force || true ;;
+    bench)
+      $SF bench runs/effnet_b2-export runs/effnet_b2-pruned-export --data "$DATA" --out runs/report-effnet \
+        --batch-sizes 1,8 --threads 2 --force
+      $SF bench runs/vit_b16-export --data "$DATA" --out runs/report-vit --batch-sizes 1,8 --threads 2 \
+        --min-runs 10 --min-time 1 --force ;;
+    pick)
+      $SF pick runs/report-effnet --device cpu --max-drop 1.0 --batch-size 1
+      $SF pick runs/report-vit --device cpu --max-drop 1.0 --batch-size 1 || true ;;
+    space)
+      $SF space build runs/report-effnet/decision.json --out runs/space-effnet --force ;;
+    *) echo "unknown stage $1" >&2; exit 2 ;;
+  esac
+}
+
+for s in "${@:-train-effnet train-vit export-effnet export-vit prune bench pick space}"; do
+  for t in $s; do stage "$t"; done
+done

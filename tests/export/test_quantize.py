@@ -222,3 +222,13 @@ def test_pipeline_keeps_the_default_recipe_when_it_passes_parity(quick_config: A
         assert (row.status, row.recipe) == ("passed", INT8_RECIPES[fmt][0].name), row.reason
         runtime = load_runtime(report.out / str(row.path), threads=1)
         assert runtime.meta.precision == "int8" and runtime.meta.format == fmt
+
+
+def test_onnx_settings_reject_unknown_choices() -> None:
+    from seefood.errors import ConfigError
+    from seefood.export.quantize.onnx import OrtInt8Settings
+
+    with pytest.raises(ConfigError, match="op_types"):
+        OrtInt8Settings(op_types="everything")
+    with pytest.raises(ConfigError, match="ranges"):
+        OrtInt8Settings(ranges="percentile")

@@ -44,6 +44,7 @@ class NncfSettings:
     keep_ends_float: bool = False  # leave the first Convolution and the classifier MatMul in float
     fast_bias_correction: bool = True  # False: full bias correction (slower, sometimes more accurate)
     max_drop: float | None = None  # set: accuracy-aware, revert layers until top-1 agreement drops <= this
+    max_restore_iterations: int = 20  # accuracy-aware: at most this many revert-and-validate rounds
 
 
 def _backend() -> tuple[Any, Any]:
@@ -109,9 +110,14 @@ def quantize_openvino(
             else:
                 reference = _reference_top1(ov, ov_model, calib)
                 validation = nncf.Dataset(list(zip(calib, reference)), lambda item: item[0])
+                from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
+                # NNCF's default reverts quantizers one validation pass at a time with no limit (133 passes
+                # for EfficientNet-B2, over 15 min on 2 cores); a bound keeps an export run finite
+                restorer = AdvancedAccuracyRestorerParameters(max_num_iterations=settings.max_restore_iterations)
                 int8 = nncf.quantize_with_accuracy_control(
                     ov_model, nncf.Dataset(calib), validation, top1_agreement, max_drop=settings.max_drop,
-                    **common,
+                    advanced_accuracy_restorer_parameters=restorer, **common,
                 )
             ov.save_model(int8, str(tmp / INT8_FILES[0]), compress_to_fp16=False)
         except Exception as exc:  # NNCF's errors share no base class; OpenVINO raises RuntimeError

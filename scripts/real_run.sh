@@ -24,7 +24,7 @@ stage() {
       .venv/bin/seefood-export runs/effnet_b2_ft/best --out runs/effnet_b2-export --int8 --parity-data "$DATA" \
         --threads 2 --force || true ;;
     export-vit)
-      .venv/bin/seefood-export runs/vit_b16/best --out runs/vit_b16-export --int8 --parity-data "$DATA" \
+      .venv/bin/seefood-export runs/vit_b16/best --out runs/vit_b16-export --int8 --parity-data "$DATA" --parity-size 200 --calib-size 128 \
         --calib-data "$DATA" --threads 2 --force || true ;;
     prune)
       $SF prune runs/effnet_b2_ft/best --ratio 0.3 --data "$DATA" --out runs/effnet_b2-pruned --finetune-epochs 3 --workers 1 \

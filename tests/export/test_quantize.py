@@ -232,3 +232,38 @@ def test_onnx_settings_reject_unknown_choices() -> None:
         OrtInt8Settings(op_types="everything")
     with pytest.raises(ConfigError, match="ranges"):
         OrtInt8Settings(ranges="percentile")
+
+
+@pytest.mark.slow
+@openvino_missing
+def test_accuracy_aware_recipe_reverts_layers_when_int8_flips_predictions(
+    tiny: Checkpoint, calib: list[np.ndarray], tmp_path: Path
+) -> None:
+    import openvino as ov
+
+    from seefood.export.formats import EXPORTERS
+    from seefood.export.quantize.openvino import NncfSettings, quantize_openvino
+
+    model = copy.deepcopy(tiny.model)
+    with torch.no_grad():  # classes 0 and 1 nearly tie, the others never win: int8 noise flips some top-1s
+        weight, bias = model.classifier.weight, model.classifier.bias
+        weight[1] = weight[0] + 0.02 * torch.randn(weight.shape[1], generator=torch.Generator().manual_seed(0))
+        bias[1] = bias[0]
+        weight[2:], bias[2:] = 0.0, -1e3
+    EXPORTERS["openvino"].export(model, tiny.meta, torch.zeros(1, 3, 64, 64), tmp_path / "fp32",
+                                 ExportSpec(precision="fp32", device="cpu", dynamic_batch=True))
+    batch = np.concatenate(calib)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(batch)).numpy().argmax(1)
+
+    def fake_quantizers_and_agreement(settings: NncfSettings, out: Path) -> tuple[int, float]:
+        path = quantize_openvino(tmp_path / "fp32", model, tiny.meta, calib, out, settings)
+        ov_model = ov.Core().read_model(str(path))
+        count = sum(op.get_type_name() == "FakeQuantize" for op in ov_model.get_ordered_ops())
+        compiled = ov.Core().compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return count, float(np.mean(compiled(batch)[0].argmax(1) == reference))
+
+    plain_count, plain_agreement = fake_quantizers_and_agreement(NncfSettings(), tmp_path / "plain")
+    assert plain_agreement < 1.0, "the near-tie model should lose some top-1s in int8"
+    aware_count, aware_agreement = fake_quantizers_and_agreement(NncfSettings(max_drop=0.0), tmp_path / "aware")
+    assert aware_count < plain_count and aware_agreement > plain_agreement

@@ -44,10 +44,6 @@ class NncfSettings:
     keep_ends_float: bool = False  # leave the first Convolution and the classifier MatMul in float
     fast_bias_correction: bool = True  # False: full bias correction (slower, sometimes more accurate)
     max_drop: float | None = None  # set: accuracy-aware, revert layers until top-1 agreement drops <= this
-    # accuracy-aware cost bounds: ranking runs the model once per quantised layer on this many batches, and
-    # each iteration reverts one layer to float and re-validates (EfficientNet-B2 has ~200 quantised layers)
-    ranking_batches: int = 100
-    max_reverted_layers: int = 20
     max_restore_iterations: int = 20  # accuracy-aware: at most this many revert-and-validate rounds
     ranking_subset_size: int = 50  # accuracy-aware: calibration items used to rank quantizer groups
 

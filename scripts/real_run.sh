@@ -35,7 +35,7 @@ stage() {
       $SF bench runs/effnet_b2-export runs/effnet_b2-pruned-export --data "$DATA" --out runs/report-effnet \
         --batch-sizes 1,8 --threads 2 --force
       $SF bench runs/vit_b16-export --data "$DATA" --out runs/report-vit --batch-sizes 1,8 --threads 2 \
-        --min-runs 10 --min-time 1 --force ;;
+        --min-runs 10 --min-time 1 --limit 200 --force ;;
     pick)
       $SF pick runs/report-effnet --device cpu --max-drop 1.0 --batch-size 1
       $SF pick runs/report-vit --device cpu --max-drop 1.0 --batch-size 1 || true ;;

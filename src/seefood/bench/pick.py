@@ -2,7 +2,8 @@
 
 The rule: among exported artifacts measured OK on the device at the batch size, keep those whose
 top-1 is at most `max_drop` points below the fp32 reference and whose p90 latency is within
-`budget_ms`; choose the smallest on disk, ties broken by p50 latency (then name, for determinism).
+`budget_ms`; choose the smallest on disk, ties (sizes within `size_tolerance`) broken by p50 latency
+(then name, for determinism).
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ class PickRules:
     budget_ms: float | None = None  # p90 latency per batch must be within this (None: no budget)
     batch_size: int = 1
     threads: int | None = None  # which measured thread count (None: the only one, else the largest)
+    # sizes within this fraction of the smallest count as a tie, broken by latency: a 1 % smaller
+    # TorchScript file must not beat an equally accurate runtime that is 5x faster
+    size_tolerance: float = 0.02
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.max_drop) or self.max_drop < 0:
@@ -60,6 +64,8 @@ class PickRules:
             raise ConfigError(f"--budget-ms must be a positive number of milliseconds, got {self.budget_ms}")
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not 0 <= self.size_tolerance < 1:
+            raise ConfigError(f"--size-tolerance must be a fraction in [0, 1), got {self.size_tolerance}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ class Decision:
             if self.rules.budget_ms is not None else f"no latency budget (p90 {c.latency.p90_ms:.2f} ms)"
         )
         return (
-            f"{c.name}: the smallest on disk ({c.size_bytes / 1e6:.2f} MB) of the {qualified} artifact(s) within "
+            f"{c.name}: the smallest on disk ({c.size_bytes / 1e6:.2f} MB; sizes within "
+            f"{self.rules.size_tolerance:.0%} tie, the faster wins) of the {qualified} artifact(s) within "
             f"{self.rules.max_drop} top-1 points of the reference (top-1 {c.top1:.2f}% vs {ref.top1:.2f}%) and "
             f"{budget}"
         )
@@ -226,14 +233,23 @@ def select(rows: Sequence[BenchResult], rules: PickRules) -> Decision:
                 failed.append((row, ref, rejection))
     if not candidates:
         return Decision(rules, threads, None, None, tuple(rejected), advice=_advice(failed, rules))
-    ranked = sorted(candidates, key=lambda c: (c[0].size_bytes, c[0].latency.p50_ms if c[0].latency else 0, c[0].name))
+    smallest = min(c[0].size_bytes for c in candidates)
+    limit = smallest * (1 + rules.size_tolerance)
+
+    def rank(c: tuple[BenchResult, BenchResult]) -> tuple[bool, float, int, str]:
+        row = c[0]
+        return (row.size_bytes > limit, row.latency.p50_ms if row.latency else 0.0, row.size_bytes, row.name)
+
+    ranked = sorted(candidates, key=rank)
     chosen, ref = ranked[0]
     for row, _ in ranked[1:]:
-        if row.size_bytes > chosen.size_bytes:
+        if row.size_bytes > limit:
             rule, detail = RULE_SIZE, f"qualifies, but {row.size_bytes / 1e6:.2f} MB > {chosen.size_bytes / 1e6:.2f} MB"
         else:
             lat, best = row.latency.p50_ms if row.latency else 0, chosen.latency.p50_ms if chosen.latency else 0
-            rule, detail = RULE_LATENCY, f"qualifies, same size as {chosen.name}, but p50 {lat:.2f} ms >= {best:.2f} ms"
+            rule, detail = RULE_LATENCY, (
+                f"qualifies, same size as {chosen.name} (within {rules.size_tolerance:.0%}), "
+                f"but p50 {lat:.2f} ms >= {best:.2f} ms")
         rejected.append(Rejection(row.name, rule, detail))
     return Decision(rules, threads, chosen, ref, tuple(rejected))
 

@@ -84,11 +84,14 @@ def pick_command(
     budget_ms: Annotated[float | None, typer.Option(help="p90 latency budget per batch, ms [default: none].")] = None,
     batch_size: Annotated[int, typer.Option(help="Batch size whose measurements decide.")] = _P["batch_size"],
     threads: Annotated[int | None, typer.Option(help="Measured thread count to use [default: the largest].")] = None,
+    size_tolerance: Annotated[float, typer.Option(
+        help="Sizes within this fraction of the smallest tie; latency decides.")] = _P["size_tolerance"],
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Choose the smallest artifact within the accuracy drop and latency budget; write decision.json."""
     setup_logging(verbose)
-    rules = PickRules(device=device, max_drop=max_drop, budget_ms=budget_ms, batch_size=batch_size, threads=threads)
+    rules = PickRules(device=device, max_drop=max_drop, budget_ms=budget_ms, batch_size=batch_size, threads=threads,
+                      size_tolerance=size_tolerance)
     decision = pick(report, rules)
     typer.echo(decision.explain())
     if decision.chosen is None:

@@ -48,6 +48,7 @@ class DemoResult:
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run every stage in order; a stage that fails raises, and earlier outputs stay on disk."""
     from seefood.bench import BenchConfig, PickRules, pick, run_bench
+    from seefood.bench.config import default_threads
     from seefood.data.sample import make_sample_dataset
     from seefood.export.config import ExportConfig
     from seefood.export.pipeline import run_export
@@ -76,10 +77,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
     ))
     log.info("[4/6] benchmarking on the CPU")
     report = out / "report"
-    bench_kw = {"threads": config.threads} if config.threads else {}
     run_bench(BenchConfig(
         export_dirs=(export_dir,), data=data, out=report, batch_sizes=config.batch_sizes, force=True,
-        min_runs=20, min_time_s=1.0, **bench_kw,
+        min_runs=20, min_time_s=1.0, threads=config.threads or default_threads(),
     ))
     log.info("[5/6] picking the deploy target")
     decision = pick(report, PickRules(device="cpu", max_drop=config.max_drop, batch_size=min(config.batch_sizes)))

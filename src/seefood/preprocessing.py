@@ -44,7 +44,7 @@ class Preprocessing:
 
     def with_size(self, crop: int) -> Preprocessing:
         """The same recipe at another input size, keeping the resize/crop ratio."""
-        resize = int(round(crop * self.resize / self.crop))
+        resize = round(crop * self.resize / self.crop)
         return Preprocessing(resize, crop, self.interpolation, self.mean, self.std, self.layout)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,15 +72,15 @@ class Preprocessing:
         new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
         if (new_w, new_h) != (w, h):
             image = image.resize((new_w, new_h), _PIL_FILTERS[self.interpolation])
-        top = int(round((new_h - self.crop) / 2.0))
-        left = int(round((new_w - self.crop) / 2.0))
+        top = round((new_h - self.crop) / 2.0)
+        left = round((new_w - self.crop) / 2.0)
         return image.crop((left, top, left + self.crop, top + self.crop))
 
     def apply(self, image: Image.Image) -> np.ndarray:
         """One image -> float32 array (3, crop, crop), normalised."""
-        arr = np.asarray(self.resize_crop(image), dtype=np.float32) / 255.0
-        arr = (arr - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
-        return np.ascontiguousarray(arr.transpose(2, 0, 1))
+        scaled = np.asarray(self.resize_crop(image), dtype=np.float32) / np.float32(255.0)
+        normed = (scaled - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(normed.transpose(2, 0, 1), dtype=np.float32)
 
     def batch(self, images: list[Any]) -> np.ndarray:
         """PIL images or HxWx3 uint8 arrays -> float32 batch (N, 3, crop, crop)."""

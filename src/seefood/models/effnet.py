@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import nn
 from torchvision.models import efficientnet_b2
 
@@ -10,8 +12,9 @@ from seefood.preprocessing import Preprocessing
 
 
 def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    linear = model.classifier[-1]
-    model.classifier[-1] = nn.Linear(linear.in_features, num_classes)
+    classifier = cast(nn.Sequential, model.classifier)
+    linear = cast(nn.Linear, classifier[-1])
+    classifier[-1] = nn.Linear(linear.in_features, num_classes)
     return model
 
 

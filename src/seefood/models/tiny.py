@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from torch import nn
 
 from seefood.models.registry import ModelSpec, register
@@ -32,7 +34,7 @@ class TinyNet(nn.Module):
 
 
 def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    model.classifier = nn.Linear(model.classifier.in_features, num_classes)
+    model.classifier = nn.Linear(cast(nn.Linear, model.classifier).in_features, num_classes)
     return model
 
 

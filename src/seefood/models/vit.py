@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 from torchvision.models import vit_b_16
@@ -15,10 +15,11 @@ PATCH = 16
 
 
 def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
-    head = model.heads.head
+    heads = cast(nn.Sequential, model.heads)
+    head = cast(nn.Linear, heads.head)
     # torchvision zero-initialises this head, so an untrained ViT outputs all-zero logits; nn.Linear's
     # default init keeps untrained logits informative for parity tests
-    model.heads.head = nn.Linear(head.in_features, num_classes)
+    heads.head = nn.Linear(head.in_features, num_classes)
     return model
 
 

@@ -267,3 +267,43 @@ def test_accuracy_aware_recipe_reverts_layers_when_int8_flips_predictions(
     assert plain_agreement < 1.0, "the near-tie model should lose some top-1s in int8"
     aware_count, aware_agreement = fake_quantizers_and_agreement(NncfSettings(max_drop=0.0), tmp_path / "aware")
     assert aware_count < plain_count and aware_agreement > plain_agreement
+
+
+class _SqueezeExcite(torch.nn.Module):
+    """Conv -> squeeze-and-excitation gate -> classifier, the block EfficientNet repeats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.gate = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(8, 8, 1), torch.nn.Sigmoid())
+        self.head = torch.nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x))
+        return self.head((y * self.gate(y)).mean(dim=(2, 3)))
+
+
+@openvino_missing
+def test_nncf_leaves_squeeze_excitation_gates_of_cnns_in_float(
+    tiny: Checkpoint, calib: list[np.ndarray], tmp_path: Path
+) -> None:
+    import openvino as ov
+
+    from seefood.errors import ConfigError
+    from seefood.export.quantize.openvino import NncfSettings, quantize_openvino
+
+    torch.manual_seed(0)
+    model = _SqueezeExcite().eval()
+    fp32 = ov.convert_model(model, example_input=torch.zeros(1, 3, 64, 64))
+    ov.save_model(fp32, str(tmp_path / "fp32" / "model.xml"), compress_to_fp16=False)
+
+    def fed_by_fake_quantize(settings: NncfSettings, out: str) -> set[str]:
+        path = quantize_openvino(tmp_path / "fp32", model, tiny.meta, calib, tmp_path / out, settings)
+        return {target.get_node().get_type_name() for op in ov.Core().read_model(str(path)).get_ordered_ops()
+                if op.get_type_name() == "FakeQuantize" for target in op.output(0).get_target_inputs()}
+
+    assert "Multiply" in fed_by_fake_quantize(NncfSettings(cnn_gates_float=False), "all")
+    default = fed_by_fake_quantize(NncfSettings(), "gates-float")
+    assert "Convolution" in default and not default & {"Multiply", "ReduceMean"}
+    with pytest.raises(ConfigError, match="ranges"):
+        NncfSettings(ranges="percentile")

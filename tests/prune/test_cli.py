@@ -77,3 +77,15 @@ def test_export_with_prune_exports_the_pruned_checkpoint(
     report = json.loads((pruned_dir / PRUNE_JSON).read_text())
     assert report["int8"]["name"] == "onnx-int8" and report["int8"]["latency_ms"] > 0
     assert report["config"]["export"] == str(out.resolve())
+
+
+def test_prune_baseline_flag_adds_the_same_budget_column(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    out = tmp_path / "p"
+    result = runner.invoke(app, ["prune", str(tiny_checkpoint), "--ratio", "0.3", "--out", str(out),
+                                 "--finetune-epochs", "1", "--baseline", "--max-drop", "100", *QUICK],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "baseline" in result.output
+    report = json.loads((out / PRUNE_JSON).read_text())
+    assert report["config"]["baseline"] is True and report["accuracy"]["baseline"] is not None
+    assert (out / "baseline" / "best" / "model.safetensors").is_file()

@@ -127,3 +127,43 @@ def test_a_pruned_run_can_be_resumed(tmp_path: Path, pruned: PruneReport, sample
     resumed = train(config.evolve(epochs=2, resume=str(tmp_path / "run")), show_progress=False)
     assert resumed.epochs_run == 2
     assert read_meta(resumed.best).shape_plan == read_meta(pruned.checkpoint).shape_plan
+
+
+def test_baseline_fine_tunes_the_unpruned_model_with_the_same_budget(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    out = tmp_path / "p"
+    report = prune_checkpoint(PruneConfig(tiny_checkpoint, ratio=0.3, out=out, finetune_epochs=1, baseline=True,
+                                          **{**QUICK, "latency_runs": 0}), show_progress=False)
+    assert report.baseline is not None and report.baseline.top1 is not None
+    assert report.baseline.params == report.original.params > report.finetuned.params
+    pruned_run = TrainConfig.from_dict(json.loads((out / "finetune" / "config.json").read_text()))
+    base_run = TrainConfig.from_dict(json.loads((out / "baseline" / "config.json").read_text()))
+    assert Path(base_run.weights) == tiny_checkpoint and base_run.epochs == pruned_run.epochs == 1
+    assert (base_run.lr, base_run.batch_size, base_run.warmup_epochs) == (
+        pruned_run.lr, pruned_run.batch_size, pruned_run.warmup_epochs)
+    assert read_meta(out / "baseline" / "best").shape_plan is None  # the unpruned architecture
+    on_disk = json.loads((out / PRUNE_JSON).read_text())
+    assert on_disk["accuracy"]["baseline"] == report.baseline.top1
+    assert on_disk["accuracy"]["drop_vs_baseline_points"] == pytest.approx(report.drop_vs_baseline)
+
+
+def test_with_a_baseline_the_rule_also_compares_against_it() -> None:
+    def stage(top1: float, params: int = 10) -> Stage:
+        return Stage(params=params, macs=params, size_bytes=params, top1=top1, top5=1.0)
+
+    def report(before: float, after: float, baseline: float | None) -> PruneReport:
+        return PruneReport(
+            architecture="tiny", source="s", checkpoint="c", ratio=0.3, sparsity=0.3, channel_ratio=0.2,
+            importance="l2", round_to=8, removed=(), split="test", images=10, original=stage(before),
+            pruned=stage(before), finetuned=stage(after, 7), finetune_epochs=1, max_drop=1.0, threads=1,
+            baseline=None if baseline is None else stage(baseline),
+        )
+
+    assert report(0.50, 0.52, None).accuracy_rule == PASSED
+    assert report(0.50, 0.52, 0.60).accuracy_rule == FAILED  # beats the original, trails the same budget by 8
+    assert report(0.50, 0.52, 0.60).drop_vs_baseline == pytest.approx(8.0)
+    assert report(0.50, 0.52, 0.525).accuracy_rule == PASSED
+
+
+def test_baseline_needs_fine_tuning_epochs(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    with pytest.raises(ConfigError, match="--baseline"):
+        PruneConfig(tiny_checkpoint, ratio=0.3, out=tmp_path / "p", finetune_epochs=0, baseline=True)

@@ -19,6 +19,9 @@ def prune(
     data: Annotated[str | None, typer.Option(
         help="Data to fine-tune and measure on: an ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
     finetune_epochs: Annotated[int, typer.Option(help="Recovery fine-tuning epochs (0: keep it as pruned).")] = 3,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline", help="Also fine-tune the unpruned model with the same recipe and epochs (same-budget "
+                           "comparison, DIR/baseline/); the result must stay within --max-drop of it too.")] = False,
     importance: Annotated[str, typer.Option(help="Which channels go: taylor (gradients) or l2 (magnitude).")] = "taylor",
     max_drop: Annotated[float, typer.Option(
         help="Top-1 points the result may lose; more marks it failed (pick skips it).")] = 1.0,
@@ -40,7 +43,7 @@ def prune(
 
     setup_logging(verbose)
     config = PruneConfig(
-        checkpoint=checkpoint, ratio=ratio, out=out, data=data, finetune_epochs=finetune_epochs,
+        checkpoint=checkpoint, ratio=ratio, out=out, data=data, finetune_epochs=finetune_epochs, baseline=baseline,
         importance=importance, max_drop=max_drop, lr=lr, batch_size=batch_size, device=device, workers=workers,
         threads=threads, latency_runs=latency_runs, force=force,
     )

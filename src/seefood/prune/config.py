@@ -25,6 +25,7 @@ class PruneConfig:
     data: str | None = None  # data spec to fine-tune and measure on; None: the checkpoint's training data
     data_root: str | None = None  # dataset cache folder (None: seefood.data's default)
     finetune_epochs: int = 3  # recovery fine-tuning epochs (0: keep the model as pruned)
+    baseline: bool = False  # also fine-tune the *unpruned* model with the same recipe and epochs (same budget)
     importance: str = "taylor"  # taylor (|weight x gradient| on training batches) or l2 (weight magnitude)
     max_drop: float = 1.0  # top-1 points the pruned, fine-tuned model may lose; more marks it "failed"
     round_to: int = 8  # kept channel counts are multiples of this (fast kernels)
@@ -45,6 +46,8 @@ class PruneConfig:
             (math.isfinite(self.ratio) and 0 < self.ratio < 1,
              f"--ratio is the fraction of parameters to remove, between 0 and 1 (e.g. 0.3), got {self.ratio}"),
             (self.finetune_epochs >= 0, f"--finetune-epochs must be >= 0, got {self.finetune_epochs}"),
+            (not self.baseline or self.finetune_epochs > 0,
+             "--baseline fine-tunes the unpruned model for --finetune-epochs: it needs --finetune-epochs >= 1"),
             (self.importance in IMPORTANCE_CHOICES,
              f"--importance must be one of {', '.join(IMPORTANCE_CHOICES)}, got {self.importance!r}"),
             (math.isfinite(self.max_drop) and self.max_drop >= 0,

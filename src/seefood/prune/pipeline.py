@@ -3,6 +3,8 @@
 DIR/pruned/      the checkpoint right after pruning (what fine-tuning starts from)
 DIR/finetune/    the recovery fine-tuning run (seefood.train: config.json, last/, best/, tb/, test/)
 DIR/checkpoint/  the result: pruned + fine-tuned, with shape plan, sparsity and metrics.prune
+DIR/baseline/    with --baseline: the *unpruned* model fine-tuned with the same recipe and epochs (the fair
+                 comparison: same training budget, no pruning)
 DIR/prune.json   the report (written last: a DIR without it holds an unfinished run)
 """
 
@@ -35,8 +37,8 @@ from seefood.versions import library_versions
 
 log = logging.getLogger(__name__)
 
-PRUNED, FINETUNE, RESULT = "pruned", "finetune", "checkpoint"
-OUTPUTS = (PRUNED, FINETUNE, RESULT, PRUNE_JSON)  # what --force replaces in DIR
+PRUNED, FINETUNE, RESULT, BASELINE = "pruned", "finetune", "checkpoint", "baseline"
+OUTPUTS = (PRUNED, FINETUNE, RESULT, BASELINE, PRUNE_JSON)  # what --force replaces in DIR
 MAX_WARMUP_EPOCHS = 0.5  # recovery starts from trained weights: a short warm-up is enough
 
 
@@ -66,14 +68,19 @@ def source_train_config(meta: ModelMeta) -> TrainConfig:
         return TrainConfig()
 
 
-def finetune_config(config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: str, start: Path) -> TrainConfig:
-    """The recovery run: the source's recipe and data split, starting from the pruned checkpoint."""
+def finetune_config(
+    config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: str, start: Path, out: Path | None = None
+) -> TrainConfig:
+    """The recovery run: the source's recipe and data split, starting from `start` (the pruned checkpoint).
+
+    The --baseline run is the same config started from the unpruned checkpoint, written to `out`.
+    """
     return base.evolve(
         model=meta.architecture, weights=str(start), freeze=None, image_size=meta.preprocessing.crop, data=data,
         data_root=config.data_root or base.data_root, classes=meta.class_names, epochs=config.finetune_epochs,
         batch_size=config.batch_size or base.batch_size, lr=config.lr or base.lr,
         warmup_epochs=min(base.warmup_epochs, MAX_WARMUP_EPOCHS), device=config.device, amp="auto",
-        compile=False, workers=config.workers, patience=None, out=str(config.out / FINETUNE), resume=None,
+        compile=False, workers=config.workers, patience=None, out=str(out or config.out / FINETUNE), resume=None,
         force=False, threads=config.threads,
     )
 
@@ -189,6 +196,19 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
     final_model.cpu()
     save_checkpoint(out / RESULT, final_model, final_meta)
 
+    baseline: Stage | None = None
+    if config.baseline:
+        from seefood.train.loop import train
+
+        log.info("same-budget baseline: fine-tuning the unpruned model for %d epochs", config.finetune_epochs)
+        run = finetune_config(config, meta, base, str(data), config.checkpoint, out=out / BASELINE)
+        result = train(run, console=console, show_progress=show_progress)
+        best = load_checkpoint(result.best)
+        metrics = top1(best.model, eval_data, device)
+        best.model.cpu()
+        baseline = Stage(count_parameters(best.model), outcome.macs_before, (result.best / WEIGHTS).stat().st_size,
+                         metrics.top1, metrics.top5)
+
     latency: list[Any] = [None, None]
     if config.latency_runs:
         sample = torch.from_numpy(meta.preprocessing.batch([_first_image(eval_data)]))
@@ -203,7 +223,7 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
         pruned=_stage(outcome.model, outcome.macs_after, out / PRUNED / WEIGHTS, right_after),
         finetuned=Stage(count_parameters(final_model), outcome.macs_after, (out / RESULT / WEIGHTS).stat().st_size,
                         after.top1, after.top5, latency[1]),
-        finetune_epochs=config.finetune_epochs, max_drop=config.max_drop,
+        baseline=baseline, finetune_epochs=config.finetune_epochs, max_drop=config.max_drop,
         threads=config.threads or torch.get_num_threads(), finetune=finetune, trials=outcome.trials,
     )
     write_report(out, report, config.to_dict())

@@ -54,6 +54,7 @@ class PruneReport:
     max_drop: float  # top-1 points the result may lose against the original
     threads: int  # torch intra-op threads of the latency check
     finetune: dict[str, Any] | None = None  # the fine-tuning run: folder, best epoch, seconds
+    baseline: Stage | None = None  # --baseline: the unpruned model fine-tuned with the same recipe and epochs
     trials: tuple[tuple[float, float], ...] = ()  # (channel ratio, removed share) of the search
     int8: dict[str, Any] | None = None  # the fastest passing int8 artifact, when the run was exported
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
@@ -66,10 +67,18 @@ class PruneReport:
         return 100.0 * (self.original.top1 - self.finetuned.top1)
 
     @property
+    def drop_vs_baseline(self) -> float | None:
+        """Top-1 points the result trails the same-budget unpruned baseline (None without --baseline)."""
+        if self.baseline is None or self.baseline.top1 is None or self.finetuned.top1 is None:
+            return None
+        return 100.0 * (self.baseline.top1 - self.finetuned.top1)
+
+    @property
     def accuracy_rule(self) -> str:
-        """"passed" when the result stays within --max-drop of the original, else "failed"."""
-        drop = self.drop
-        return PASSED if drop is not None and drop <= self.max_drop + 1e-9 else FAILED
+        """"passed" when the result stays within --max-drop of the original and of the baseline (if run)."""
+        drops = [self.drop] + ([self.drop_vs_baseline] if self.baseline is not None else [])
+        ok = all(d is not None and d <= self.max_drop + 1e-9 for d in drops)
+        return PASSED if ok else FAILED
 
     @property
     def speedup(self) -> float | None:
@@ -93,6 +102,8 @@ class PruneReport:
             "accuracy": {
                 "split": self.split, "images": self.images, "before": self.original.top1,
                 "pruned": self.pruned.top1, "finetuned": self.finetuned.top1, "drop_points": self.drop,
+                "baseline": self.baseline.top1 if self.baseline else None,
+                "drop_vs_baseline_points": self.drop_vs_baseline,
                 "max_drop": self.max_drop, "rule": self.accuracy_rule,
                 "top5": {"before": self.original.top5, "pruned": self.pruned.top5, "finetuned": self.finetuned.top5},
             },
@@ -103,7 +114,8 @@ class PruneReport:
             "int8": self.int8,
             "finetune": {"epochs": self.finetune_epochs, **(self.finetune or {})},
             "stages": {"original": self.original.to_dict(), "pruned": self.pruned.to_dict(),
-                       "finetuned": self.finetuned.to_dict()},
+                       "finetuned": self.finetuned.to_dict(),
+                       "baseline": self.baseline.to_dict() if self.baseline else None},
             "trials": [list(t) for t in self.trials],
             "created": self.created,
         }
@@ -134,6 +146,8 @@ def summary_table(report: PruneReport) -> Table:
     rule = report.accuracy_rule
     style = "green" if rule == PASSED else "red"
     drop = "-" if report.drop is None else f"{report.drop:.2f}"
+    if report.drop_vs_baseline is not None:
+        drop += f" (vs same-budget baseline {report.drop_vs_baseline:.2f})"
     table = Table(
         title=f"seefood prune {report.architecture}: {report.sparsity:.1%} of the parameters removed "
               f"(asked {report.ratio:.0%}, {report.importance})",
@@ -142,15 +156,23 @@ def summary_table(report: PruneReport) -> Table:
         box=box.SIMPLE_HEAD,
     )
     table.add_column("")
-    for name in ("original", "pruned", f"fine-tuned ({report.finetune_epochs} ep)"):
+    b = report.baseline
+    names = ["original", "pruned", f"fine-tuned ({report.finetune_epochs} ep)"]
+    if b is not None:
+        names.append(f"unpruned + {report.finetune_epochs} ep (baseline)")
+    for name in names:
         table.add_column(name, justify="right")
-    table.add_row("parameters", _count(o.params), _count(p.params), _count(f.params))
-    table.add_row("MACs / image", _count(o.macs), _count(p.macs), _count(f.macs))
-    table.add_row("file size", f"{o.size_bytes / 1e6:.2f} MB", f"{p.size_bytes / 1e6:.2f} MB",
-                  f"{f.size_bytes / 1e6:.2f} MB")
-    table.add_row("top-1", _pct(o.top1), _pct(p.top1), _pct(f.top1))
-    table.add_row("top-5", _pct(o.top5), _pct(p.top5), _pct(f.top5))
-    table.add_row(f"b=1 CPU ms ({report.threads} thr)", _lat(o.latency), "-", _lat(f.latency))
+
+    def row(label: str, *cells: str, baseline: str = "") -> None:
+        table.add_row(label, *cells, *([baseline] if b is not None else []))
+
+    row("parameters", _count(o.params), _count(p.params), _count(f.params), baseline=_count(b.params) if b else "")
+    row("MACs / image", _count(o.macs), _count(p.macs), _count(f.macs), baseline=_count(b.macs) if b else "")
+    row("file size", f"{o.size_bytes / 1e6:.2f} MB", f"{p.size_bytes / 1e6:.2f} MB", f"{f.size_bytes / 1e6:.2f} MB",
+        baseline=f"{b.size_bytes / 1e6:.2f} MB" if b else "")
+    row("top-1", _pct(o.top1), _pct(p.top1), _pct(f.top1), baseline=_pct(b.top1) if b else "")
+    row("top-5", _pct(o.top5), _pct(p.top5), _pct(f.top5), baseline=_pct(b.top5) if b else "")
+    row(f"b=1 CPU ms ({report.threads} thr)", _lat(o.latency), "-", _lat(f.latency), baseline="-")
     if report.int8:
-        table.add_row(f"best int8 ({report.int8.get('name')})", "", "", f"{report.int8.get('latency_ms', 0):.2f} ms")
+        row(f"best int8 ({report.int8.get('name')})", "", "", f"{report.int8.get('latency_ms', 0):.2f} ms")
     return table

@@ -167,3 +167,14 @@ def test_with_a_baseline_the_rule_also_compares_against_it() -> None:
 def test_baseline_needs_fine_tuning_epochs(tmp_path: Path, tiny_checkpoint: Path) -> None:
     with pytest.raises(ConfigError, match="--baseline"):
         PruneConfig(tiny_checkpoint, ratio=0.3, out=tmp_path / "p", finetune_epochs=0, baseline=True)
+
+
+def test_a_moved_training_folder_asks_for_data(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """A checkpoint trained on a relative path, used from elsewhere: say --data, not just 'no dataset'."""
+    from seefood.train.checkpoint import save_checkpoint, update_meta
+
+    moved = load_checkpoint(tiny_checkpoint)
+    folder = save_checkpoint(tmp_path / "ckpt", moved.model, moved.meta)
+    update_meta(folder, moved.meta.evolve(config={**moved.meta.config, "data": "relative/food-photos"}))
+    with pytest.raises(ConfigError, match="pass --data PATH"):
+        prune_checkpoint(PruneConfig(folder, ratio=0.3, out=tmp_path / "p", finetune_epochs=0, **QUICK))

@@ -162,7 +162,13 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
     data = config.data or meta.config.get("data")
     if not data:
         raise ConfigError(f"{config.checkpoint} records no training data: pass --data (an ImageFolder path or 'sample')")
-    eval_data, splits = _eval_data(config, meta, base, str(data))
+    try:
+        eval_data, splits = _eval_data(config, meta, base, str(data))
+    except DataError as exc:
+        if config.data:
+            raise
+        raise ConfigError(f"the checkpoint's training data {data!r} is not readable from here ({exc}): "
+                          f"pass --data PATH (the same ImageFolder, wherever it lives now)") from exc
     device = torch.device(resolve_device(config.device))
     log.info("measuring the original on %d %s images", len(eval_data.samples), eval_data.split)
     before = top1(source.model, eval_data, device)

@@ -118,3 +118,30 @@ def test_a_slow_int8_is_called_out_plainly() -> None:
     assert "NOT faster" in flagged[1].notes[0] and "not worth deploying" in flagged[1].notes[0]
     fast = _flag_slow_int8([fp32, int8.with_(latency_ms=1.0)], "onnx")
     assert "2.00x faster" in fast[1].notes[0]
+
+
+def test_int8_recipe_keeps_only_the_named_recipes(
+    monkeypatch: pytest.MonkeyPatch, quick_config: Any, sample_data: Path
+) -> None:
+    recipes = {"torchscript": [FakeRecipe("scrambled", "misses", _scrambled), FakeRecipe("copy", "passes", _copy_fp32)],
+               "onnx": [FakeRecipe("onnx-only", "another format's", _crashing)]}
+    _patch_recipes(monkeypatch, recipes)
+    monkeypatch.setattr("seefood.export.int8.load_recipes", lambda: (recipes, None))
+    report = run_export(quick_config(formats=("torchscript",), int8=True, calib_data=sample_data, calib_size=8,
+                                     latency_runs=0, int8_recipes=("copy",)))
+    row = next(r for r in report.rows if r.name == "torchscript-int8")
+    assert row.status == "passed" and [a["recipe"] for a in row.attempts] == ["copy"]
+    assert list(report.config["int8_recipes"]) == ["copy"]
+
+    other = run_export(quick_config(formats=("torchscript",), int8=True, calib_data=sample_data, calib_size=8,
+                                    latency_runs=0, int8_recipes=("onnx-only",), force=True))
+    row = next(r for r in other.rows if r.name == "torchscript-int8")
+    assert row.status == "skipped" and "names none of torchscript's recipes (scrambled, copy)" in (row.reason or "")
+
+
+def test_int8_recipe_names_are_checked_before_any_work(quick_config: Any) -> None:
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(ConfigError, match=r"unknown int8 recipe\(s\) fastest: use .*nncf-ptq"):
+        quick_config(int8=True, int8_recipes=("fastest",))
+    with pytest.raises(ConfigError, match="needs --int8"):
+        quick_config(int8=False, int8_recipes=("nncf-ptq",))

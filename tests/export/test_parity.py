@@ -40,6 +40,20 @@ def test_every_miss_is_collected_into_one_result() -> None:
     assert result.to_dict()["passed"] is False
 
 
+def test_flips_report_the_reference_margins_they_happened_at() -> None:
+    """An unconfident reference (near-ties) flips under small logit noise: the result says so."""
+    ref = np.asarray([[5.0, 0.0, 0.0], [1.0, 0.98, 0.0], [0.0, 4.0, 1.0], [2.0, 0.0, 1.95]], np.float32)
+    got = ref + np.asarray([[0, 0, 0], [-0.03, 0.03, 0], [0, 0, 0], [-0.05, 0, 0.05]], np.float32)
+    result = compare_logits(got, _parity(ref, [0, 1, 1, 2]), ParityThresholds(0.99))
+    assert result.top1_agreement == 0.5
+    assert result.flip_margin_max == pytest.approx(0.05, abs=1e-6)  # the larger of the two flipped margins
+    assert result.reference_margin_p50 == pytest.approx(np.median([5.0, 0.02, 3.0, 0.05]), abs=1e-6)
+    assert "flips at reference margins <= 0.05" in result.failures[0]
+    assert 0.99 < result.cosine < 1.0
+    perfect = compare_logits(ref.copy(), _parity(ref, [0, 1, 1, 2]), ParityThresholds(0.99))
+    assert perfect.flip_margin_max is None and perfect.cosine == pytest.approx(1.0)
+
+
 def test_shape_mismatch_and_unknown_labels() -> None:
     ref = np.eye(3, dtype=np.float32)
     result = compare_logits(np.zeros((3, 5), np.float32), _parity(ref, [0, 1, 2]), ParityThresholds(0.9))

@@ -12,6 +12,11 @@ from seefood.cli.common import cli_errors, setup_logging
 from seefood.errors import ConfigError
 
 
+def _names(value: str | None) -> tuple[str, ...] | None:
+    """A comma list in order without repeats (empty stays empty: the config says what is wrong)."""
+    return None if value is None else tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+
+
 def _formats(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -28,6 +33,9 @@ def export(
     formats: Annotated[str | None, typer.Option(
         help="Comma-separated: torchscript,onnx,openvino,tensorrt (default: every one installed here).")] = None,
     int8: Annotated[bool, typer.Option("--int8", help="Also quantise to int8 (ONNX, OpenVINO).")] = False,
+    int8_recipe: Annotated[str | None, typer.Option(
+        help="Comma-separated int8 recipes to try, e.g. nncf-ptq,ort-static (default: all, default first, then "
+             "remedies; names in docs/architecture.md).")] = None,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also export fp16 (OpenVINO weights; TorchScript/TensorRT on CUDA).")] = False,
     calib_data: Annotated[Path | None, typer.Option(help="Training photos for int8 calibration (default: the checkpoint's dataset).")] = None,
     calib_size: Annotated[int, typer.Option(help="Calibration images.")] = 300,
@@ -60,6 +68,7 @@ def export(
     setup_logging(verbose)
     config = ExportConfig(
         checkpoint=checkpoint, out=out, formats=_formats(formats), fp16=fp16, int8=int8, calib_data=calib_data,
+        int8_recipes=_names(int8_recipe),
         calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
         min_agreement_int8=min_agreement_int8, max_drop=max_drop, threads=threads, latency_runs=latency_runs,

@@ -22,6 +22,9 @@ class ExportConfig:
     formats: tuple[str, ...] | None = None  # format registry keys; None: every format installed here
     fp16: bool = False  # also export fp16 variants where the format and device support them
     int8: bool = False  # also quantise to int8 (recipes from seefood.export.quantize)
+    # --int8-recipe: only these int8 recipe names (seefood.export.quantize.INT8_RECIPES), in registry order;
+    # None: every recipe of each format, default first, remedies after
+    int8_recipes: tuple[str, ...] | None = None
     calib_data: Path | None = None  # training images for int8 calibration; None: the checkpoint's dataset
     calib_size: int = 300  # calibration images (seeded, class-stratified)
     parity_data: Path | None = None  # labelled photos (test/<class>/* or <class>/*); None: checkpoint's test split
@@ -53,6 +56,8 @@ class ExportConfig:
             unknown = [f for f in self.formats if f not in EXPORTERS]
             if unknown:
                 problems.append(f"unknown format(s) {', '.join(unknown)}: use {', '.join(EXPORTERS)}")
+        if self.int8_recipes is not None:
+            problems += int8_recipe_problems(self.int8_recipes, self.int8)
         if self.batch not in BATCH_CHOICES:
             problems.append(f"--batch must be 1 or dynamic, got {self.batch!r}")
         if self.device not in DEVICE_CHOICES:
@@ -84,6 +89,12 @@ class ExportConfig:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def recipes_for(self, recipes: list[Any]) -> list[Any]:
+        """The recipes of one format that --int8-recipe keeps (all of them without it)."""
+        if self.int8_recipes is None:
+            return list(recipes)
+        return [r for r in recipes if r.name in self.int8_recipes]
+
     @property
     def dynamic_batch(self) -> bool:
         """Whether artifacts accept any batch size."""
@@ -99,3 +110,20 @@ class ExportConfig:
         d = asdict(self)
         d["threads"] = self.resolved_threads
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def int8_recipe_problems(names: tuple[str, ...], int8: bool) -> list[str]:
+    """What is wrong with --int8-recipe NAMES (unknown names, or given without --int8)."""
+    from seefood.export.int8 import load_recipes
+
+    problems = [] if int8 else ["--int8-recipe picks int8 recipes: it needs --int8"]
+    if not names:
+        return [*problems, "--int8-recipe is empty: name at least one recipe, or leave it out for all"]
+    recipes, why_not = load_recipes()
+    if recipes is None:
+        return [*problems, str(why_not)]
+    known = [r.name for rs in recipes.values() for r in rs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        problems.append(f"unknown int8 recipe(s) {', '.join(unknown)}: use {', '.join(known)}")
+    return problems

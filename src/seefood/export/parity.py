@@ -66,6 +66,12 @@ class ParityResult:
     min_agreement: float
     max_drop: float | None
     failures: tuple[str, ...] = ()
+    cosine: float | None = None  # mean cosine similarity of the artifact's and the reference's logit vectors
+    # diagnostics of disagreement: the reference's top-1 minus top-2 logit (its confidence margin), median
+    # over all photos and largest over the photos whose top-1 flipped. Flips only at margins near the
+    # logit error mean an unconfident reference model (near-ties), not a broken artifact.
+    reference_margin_p50: float | None = None
+    flip_margin_max: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -149,11 +155,16 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
     if not np.isfinite(logits).all():
         failures.append(f"{int((~np.isfinite(logits)).sum())} non-finite logits (NaN/inf)")
     diff = np.abs(logits.astype(np.float64) - ref)
-    agreement = float((logits.argmax(axis=1) == ref.argmax(axis=1)).mean())
+    same = logits.argmax(axis=1) == ref.argmax(axis=1)
+    agreement = float(same.mean()) if same.size else 1.0
+    margins = reference_margins(ref)
+    flip_max = float(margins[~same].max()) if (~same).any() else None
     acc, ref_acc = accuracy(logits, parity.labels), parity.reference_accuracy
     drop = None if acc is None or ref_acc is None else 100.0 * (ref_acc - acc)
     if agreement < thresholds.min_agreement:
-        failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%}")
+        failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%}"
+                        + (f" (flips at reference margins <= {flip_max:.3g} logits; median margin "
+                           f"{float(np.median(margins)):.3g})" if flip_max is not None else ""))
     if thresholds.max_drop is not None and drop is not None and drop > thresholds.max_drop:
         failures.append(f"top-1 accuracy drops {drop:.2f} points ({ref_acc:.2%} -> {acc:.2%}) > allowed "
                         f"{thresholds.max_drop:.2f}")
@@ -168,4 +179,26 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
         min_agreement=thresholds.min_agreement,
         max_drop=thresholds.max_drop,
         failures=tuple(failures),
+        cosine=mean_cosine(logits, ref),
+        reference_margin_p50=float(np.median(margins)) if margins.size else None,
+        flip_margin_max=flip_max,
     )
+
+
+def reference_margins(logits: np.ndarray) -> np.ndarray:
+    """Top-1 minus top-2 logit per row (0 for a single-class output)."""
+    if logits.ndim != 2 or logits.shape[1] < 2 or not len(logits):
+        return np.zeros(len(logits), np.float64)
+    top2 = np.partition(logits.astype(np.float64), -2, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def mean_cosine(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Mean cosine similarity of matching rows (None when there are no rows or a zero vector)."""
+    if not len(a):
+        return None
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    norms = np.linalg.norm(a64, axis=1) * np.linalg.norm(b64, axis=1)
+    if not np.isfinite(norms).all() or (norms == 0).any():
+        return None
+    return float(np.mean(np.sum(a64 * b64, axis=1) / norms))

@@ -170,4 +170,14 @@ def export_int8_rows(ctx: ExportContext, fp32_rows: list[ArtifactRow], calib_pat
     except Exception as exc:  # noqa: BLE001 -- orchestrator: unusable calibration data fails every int8 row, with the reason
         reason = f"calibration data: {describe_error(exc)}"
         return [ArtifactRow(f"{r.format}-int8", r.format, "int8", EXPORT_FAILED, reason=reason) for r in fp32_rows]
-    return [export_int8(ctx, r.format, r, recipes.get(r.format, []), calib) for r in fp32_rows]
+    rows = []
+    for fp32 in fp32_rows:
+        available = recipes.get(fp32.format, [])
+        chosen = ctx.config.recipes_for(available)
+        if available and not chosen:  # --int8-recipe named only other formats' recipes
+            rows.append(ArtifactRow(f"{fp32.format}-int8", fp32.format, "int8", SKIPPED,
+                                    reason=f"--int8-recipe names none of {fp32.format}'s recipes "
+                                           f"({', '.join(r.name for r in available)})"))
+        else:
+            rows.append(export_int8(ctx, fp32.format, fp32, chosen, calib))
+    return rows

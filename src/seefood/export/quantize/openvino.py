@@ -54,6 +54,7 @@ class NncfSettings:
 
     keep_ends_float: bool = False  # leave the first Convolution and the classifier MatMul in float
     cnn_gates_float: bool = True  # CNNs: leave CNN_FLOAT_TYPES (squeeze-and-excitation gates) in float
+    float_types: tuple[str, ...] = ()  # more OpenVINO op types to leave in float (e.g. "GroupConvolution")
     # activation ranges: "mean" of per-batch min/max (NNCF's default) or "global" min/max over all batches
     ranges: str = "mean"
     fast_bias_correction: bool = True  # False: full bias correction (slower, sometimes more accurate)
@@ -111,6 +112,7 @@ def quantize_openvino(
     family = model_family(meta, model)
     ignored = end_nodes(ov_model) if settings.keep_ends_float else []
     float_types = list(CNN_FLOAT_TYPES) if settings.cnn_gates_float and family == "cnn" else []
+    float_types += [t for t in settings.float_types if t not in float_types]
     common: dict[str, Any] = {
         "subset_size": n_items,  # NNCF counts dataset items (batches); use them all
         "fast_bias_correction": settings.fast_bias_correction,

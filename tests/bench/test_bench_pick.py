@@ -49,6 +49,7 @@ def test_smallest_within_drop_and_budget_wins_and_every_loser_has_a_rule() -> No
         row("ov-int8-bad", 9_000, 77.0, 7.0),  # smaller, but 3 points worse
         row("slow-small", 5_000, 80.0, 50.0, p90=60.0),  # smallest, over the budget
         row("pruned", 4_000, 80.0, 5.0, accuracy_rule="failed", sparsity=0.5),
+        row("parity-failed", 3_000, 80.0, 4.0, parity_passed=False),  # from failed/: benched for speed only
         row("broken", 1_000, None, 1.0, status="load-failed", reason="RuntimeError: boom", latency=None),
     ]
     d = select(rows, PickRules(device="cpu", max_drop=1.0, budget_ms=30.0))
@@ -56,7 +57,7 @@ def test_smallest_within_drop_and_budget_wins_and_every_loser_has_a_rule() -> No
     assert d.reference is not None and d.reference.is_reference
     assert rules_of(d) == {
         "onnx-fp32": "size", "ov-int8-bad": "accuracy", "slow-small": "budget", "pruned": "accuracy_rule",
-        "broken": "status",
+        "parity-failed": "parity", "broken": "status",
     }
     detail = {r.name: r.detail for r in d.rejected}
     assert "3.00 points" in detail["ov-int8-bad"] and "RuntimeError: boom" in detail["broken"]

@@ -157,6 +157,19 @@ def test_no_artifacts_is_a_data_error(setup: tuple[Path, Path], tmp_path: Path, 
         run_bench(quick((tmp_path / "nothing",), data, tmp_path / "report"))
 
 
+def test_a_failed_artifact_benched_on_purpose_keeps_its_exports_reference(
+    setup: tuple[Path, Path], tmp_path: Path, quick: Any
+) -> None:
+    export, data = setup
+    failed = make_artifact(export / "failed", "b-parity", meta_for(CLASSES))
+    meta = json.loads((failed / "seefood.json").read_text())
+    (failed / "seefood.json").write_text(json.dumps({**meta, "parity": {"passed": False, "top1_agreement": 0.8}}))
+    run = run_bench(quick((failed,), data, tmp_path / "report"))
+    rows = {r.name: r for r in run.rows}
+    assert set(rows) == {REF_NAME, "b-parity"}  # EXPORT_DIR/failed/NAME: the export's reference is benched too
+    assert rows["b-parity"].parity_passed is False and rows["b-parity"].reference == rows[REF_NAME].path
+
+
 def test_single_artifact_folder_and_missing_reference(setup: tuple[Path, Path], tmp_path: Path, quick: Any) -> None:
     export, data = setup
     lone = tmp_path / "lone"

@@ -104,7 +104,10 @@ def reference_checkpoint(export_root: Path) -> Path | None:
 def _artifact_folders(folder: Path) -> tuple[Path, list[Path]]:
     """(export root, artifact folders) for an export folder or a single artifact folder."""
     if (folder / ARTIFACT_META).is_file():
-        return folder.parent, [folder]
+        root = folder.parent
+        if root.name == FAILED_DIR and (root.parent / EXPORT_JSON).is_file():
+            root = root.parent  # EXPORT_DIR/failed/NAME, benched on purpose: its export's reference applies
+        return root, [folder]
     found = []
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
         if child.name == FAILED_DIR or child.name.startswith("."):

@@ -28,6 +28,7 @@ DECISION_JSON = "decision.json"
 # rule names, in the order they are checked; each rejected artifact names the first one it failed
 RULE_STATUS = "status"  # not measured OK (load-failed, run-failed, skipped)
 RULE_ACCURACY_RULE = "accuracy_rule"  # metadata metrics.accuracy_rule == "failed" (pruned model failing its rule)
+RULE_PARITY = "parity"  # metadata parity.passed is false: the export moved it to failed/ (benched for speed only)
 RULE_REFERENCE = "reference"  # no measured fp32 reference to compare with
 RULE_ACCURACY = "accuracy"  # top-1 drop above --max-drop
 RULE_BUDGET = "budget"  # p90 latency above --budget-ms
@@ -161,6 +162,12 @@ def _check(row: BenchResult, ref: BenchResult | None, rules: PickRules) -> Rejec
     """The first rule `row` fails, or None when it qualifies."""
     if not row.ok or row.latency is None or row.top1 is None:
         return Rejection(row.name, RULE_STATUS, f"{row.status}: {row.reason or 'not measured'}")
+    if row.parity_passed is False:
+        return Rejection(
+            row.name, RULE_PARITY,
+            "it failed the export's parity check against the fp32 model (see its seefood.json parity.failures); "
+            "benched for its speed only",
+        )
     if row.accuracy_rule == "failed":
         return Rejection(
             row.name, RULE_ACCURACY_RULE,

@@ -54,6 +54,7 @@ class BenchResult:
     threads_ran: int | None = None  # what the runtime reports it uses
     sparsity: float = 0.0  # from metadata
     accuracy_rule: str | None = None  # metadata metrics.accuracy_rule ("failed" marks a pruned model failing)
+    parity_passed: bool | None = None  # metadata parity.passed from export (False: benched from failed/)
     size_bytes: int = 0  # model files on disk (metadata sidecars excluded)
     load_s: float | None = None  # load_runtime wall time
     first_run_ms: float | None = None  # the first (cold) inference, before warm-up

@@ -8,6 +8,7 @@ Data problems (wrong --data, unreadable image) concern every artifact and stop t
 from __future__ import annotations
 
 import gc
+from typing import Any
 import logging
 import sys
 import time
@@ -49,6 +50,14 @@ class BenchRun:
     rows: tuple[BenchResult, ...]
     measured: int
     already_done: int
+
+
+def parity_passed(meta: Any) -> bool | None:
+    """What the export's parity check recorded in the metadata (None: not recorded, e.g. a checkpoint)."""
+    parity = getattr(meta, "parity", None) if meta is not None else None
+    if not isinstance(parity, dict) or "passed" not in parity:
+        return None
+    return bool(parity["passed"])
 
 
 def failure(exc: BaseException, limit: int = 600) -> str:
@@ -93,6 +102,7 @@ def bench_artifact(
         reference=str(artifact.reference) if artifact.reference else None, device_name=device.name,
         sparsity=meta.sparsity if meta else 0.0,
         accuracy_rule=(meta.metrics.get("accuracy_rule") if meta else None), size_bytes=artifact.size_bytes,
+        parity_passed=parity_passed(meta),
     )
 
     def every_batch(status: str, reason: str) -> list[BenchResult]:

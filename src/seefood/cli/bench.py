@@ -11,7 +11,7 @@ import typer
 from seefood.bench import BenchConfig, PickRules, pick, run_bench
 from seefood.bench.config import default_threads
 from seefood.bench.pick import DECISION_JSON
-from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.cli.common import cli_errors, console, make_console, setup_logging
 from seefood.errors import ConfigError, SeefoodError
 
 
@@ -99,7 +99,36 @@ def pick_command(
     typer.echo(f"wrote {report / DECISION_JSON}")
 
 
+@cli_errors
+def latency_command(
+    artifacts: Annotated[list[Path], typer.Argument(help="Artifact folders; the first is the baseline of the ratios.")],
+    batch_size: Annotated[int, typer.Option(help="Images per run.")] = 1,
+    rounds: Annotated[int, typer.Option(help="Timed rounds; each runs every artifact once, in turn.")] = 100,
+    warmup: Annotated[int, typer.Option(help="Untimed runs of each artifact first.")] = 10,
+    threads: Annotated[int, typer.Option(help="Intra-op threads for every runtime.")] = 2,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --json file.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Time artifacts interleaved (A B A B ...), so machine noise hits all alike: for close A/B comparisons."""
+    from seefood.bench.interleave import interleaved_latency, interleaved_table
+    from seefood.errors import OutputExistsError
+    from seefood.io import atomic_write_json
+
+    setup_logging(verbose)
+    if json_out is not None and json_out.exists() and not force:
+        raise OutputExistsError(f"{json_out} exists: pass --force to replace it, or choose another --json path")
+    report = interleaved_latency(artifacts, batch_size=batch_size, rounds=rounds, warmup=warmup, threads=threads,
+                                 device=device)
+    make_console().print(interleaved_table(report))
+    if json_out is not None:
+        atomic_write_json(json_out, report.to_dict())
+        typer.echo(f"wrote {json_out}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the bench and pick commands to the main app."""
+    """Add the bench, pick and latency commands to the main app."""
     app.command("bench")(bench)
     app.command("pick")(pick_command)
+    app.command("latency")(latency_command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,7 +15,17 @@ from rich.logging import RichHandler
 
 from seefood.errors import ConfigError, SeefoodError
 
-console = Console(stderr=True)
+PIPE_WIDTH = 160  # tables written to a file or pipe: wide enough that no column is cut to "…"
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich Console; when the stream is not a terminal (a log file, CI) it is PIPE_WIDTH wide, not 80."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty()) and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=PIPE_WIDTH if piped else None)
+
+
+console = make_console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

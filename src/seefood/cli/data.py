@@ -6,16 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from seefood.cli.common import cli_errors, setup_logging
+from seefood.cli.common import cli_errors, make_console, setup_logging
 from seefood.data import DataConfig, DataSplits, make_sample_dataset
 from seefood.data.records import SPLITS
 from seefood.data.sample import DEFAULT_SAMPLE, SampleConfig
 
 data_app = typer.Typer(help="Datasets: write the generated sample dataset, inspect a dataset.", no_args_is_help=True)
-stdout = Console()
+stdout = make_console()
 _DEFAULT_DATA = DataConfig()
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from seefood.cli.common import cli_errors, setup_logging
+from seefood.cli.common import cli_errors, make_console, setup_logging
 
 
 @cli_errors
@@ -26,7 +25,7 @@ def demo(
 
     setup_logging(verbose)
     result = run_demo(DemoConfig(out=out, model=model, epochs=epochs, threads=threads, force=force))
-    console = Console()
+    console = make_console()
     console.print(compact_table(result.report))
     console.print(result.explanation)
     console.print(f"\ncheckpoint: {result.checkpoint}\nexport:     {result.export_dir}/export.json")

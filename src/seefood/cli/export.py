@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from seefood.cli.common import cli_errors, setup_logging
+from seefood.cli.common import cli_errors, make_console, setup_logging
 from seefood.errors import ConfigError
 
 
@@ -79,11 +78,11 @@ def export(
         from seefood.prune import summary_table as prune_table
 
         pruned, report = prune_then_export(config)
-        Console().print(prune_table(pruned))
+        make_console().print(prune_table(pruned))
     else:
         report = run_export(config)
-    Console().print(summary_table(report))
-    Console().print(f"wrote {out / 'export.json'}")
+    make_console().print(summary_table(report))
+    make_console().print(f"wrote {out / 'export.json'}")
     if not report.ok:
         raise typer.Exit(1)
 

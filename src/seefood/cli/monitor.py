@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.cli.common import cli_errors, console, make_console, setup_logging
 from seefood.space import MonitorConfig, run_monitor
 from seefood.space.monitor_files import report_table
 
@@ -33,7 +32,7 @@ def monitor(
     setup_logging(verbose)
     config = MonitorConfig(log=log, reference=reference, since=since, until=until, low_confidence=low_confidence)
     report, files = run_monitor(config, out)
-    Console().print(report_table(report))
+    make_console().print(report_table(report))
     if report.requests == 0:
         console.print("[yellow]no predictions in this window[/]")
     console.print(f"[green]monitor:[/] {files.json}, {files.png}")

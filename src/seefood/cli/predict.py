@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
-from seefood.cli.common import cli_errors
+from seefood.cli.common import cli_errors, make_console
 
 
 @cli_errors
@@ -32,7 +31,7 @@ def predict(
     for result in results:
         for rank, (label, prob) in enumerate(result.top, start=1):
             table.add_row(result.path.name if rank == 1 else "", str(rank), label, f"{prob:.3f}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.cli.common import cli_errors, console, make_console, setup_logging
 
 
 @cli_errors
@@ -48,8 +47,8 @@ def prune(
         threads=threads, latency_runs=latency_runs, force=force,
     )
     report = prune_checkpoint(config, console=console)
-    Console().print(summary_table(report))
-    Console().print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
+    make_console().print(summary_table(report))
+    make_console().print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
     if report.accuracy_rule != "passed":
         console.print(f"[yellow]the pruned model lost more than --max-drop {max_drop} top-1 points: it is marked "
                       f"failed; try a smaller --ratio or more --finetune-epochs[/]")

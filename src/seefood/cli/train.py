@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from seefood.cli.common import cli_errors, console, setup_logging
+from seefood.cli.common import cli_errors, console, make_console, setup_logging
 from seefood.train.config import AMP_MODES, DEVICES, EvalOptions, TrainConfig, resume_config
 
 _T = TrainConfig()
 _E = EvalOptions()
-stdout = Console()
+stdout = make_console()
 
 
 def _d(default: Any) -> str:

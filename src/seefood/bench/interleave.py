@@ -1,0 +1,135 @@
+"""`seefood latency A B ...`: b=N latency of several artifacts measured interleaved (A B C A B C ...).
+
+`seefood bench` measures one artifact after the other, which is right for a full report but lets a
+background job or a thermal drift land on one artifact only: on a shared 2-core VM identical runs drift
+15-30 %. When two artifacts are close (pruned vs unpruned int8, recipe A vs recipe B), timing them in
+alternation makes every disturbance hit all of them alike, so their ratio is trustworthy even when the
+absolute numbers move.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seefood.bench.stats import LatencyStats, speedup, summarize, within_noise
+from seefood.errors import ConfigError
+from seefood.versions import library_versions
+
+
+@dataclass(frozen=True)
+class InterleavedRow:
+    """One artifact of an interleaved run."""
+
+    path: str
+    format: str | None
+    precision: str | None
+    precision_ran: str | None
+    latency: LatencyStats
+    ratio: float  # p50 of this row / p50 of the first row (< 1: faster than the first)
+    within_noise_of_first: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "precision": self.precision,
+                "precision_ran": self.precision_ran, "latency": self.latency.to_dict(), "ratio": self.ratio,
+                "within_noise_of_first": self.within_noise_of_first}
+
+
+@dataclass(frozen=True)
+class InterleavedReport:
+    """Every row, how they were measured, and on what."""
+
+    rows: tuple[InterleavedRow, ...]
+    device: str
+    batch_size: int
+    threads: int
+    rounds: int
+    warmup: int
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device": self.device, "batch_size": self.batch_size, "threads": self.threads,
+                "rounds": self.rounds, "warmup": self.warmup, "created": self.created,
+                "versions": library_versions(), "rows": [r.to_dict() for r in self.rows]}
+
+
+def interleaved_times(calls: Sequence[Callable[[], Any]], rounds: int, warmup: int) -> list[list[float]]:
+    """Seconds per call: every call warmed up, then `rounds` rounds that each time every call once, in turn."""
+    if rounds < 1 or warmup < 0:
+        raise ConfigError(f"rounds must be >= 1 and warmup >= 0, got {rounds} and {warmup}")
+    for call in calls:
+        for _ in range(warmup):
+            call()
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for i, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            times[i].append(time.perf_counter() - start)
+    return times
+
+
+def interleaved_latency(
+    artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 100, warmup: int = 10, threads: int = 2,
+    device: str = "cpu", seed: int = 0,
+) -> InterleavedReport:
+    """Load every artifact, then time `runtime.run` on one shared input batch in alternation."""
+    from seefood.runtimes import load_runtime
+
+    if len(artifacts) < 2:
+        raise ConfigError("name at least two artifacts to compare (the first is the baseline of the ratios)")
+    if batch_size < 1 or threads < 1:
+        raise ConfigError(f"--batch-size and --threads must be >= 1, got {batch_size} and {threads}")
+    runtimes = [load_runtime(Path(a), device=device, threads=threads) for a in artifacts]
+    crops = {rt.meta.preprocessing.crop for rt in runtimes}
+    if len(crops) != 1:
+        raise ConfigError(f"the artifacts take different input sizes {sorted(crops)}: compare models of one size")
+    size = crops.pop()
+    batch = np.random.default_rng(seed).standard_normal((batch_size, 3, size, size)).astype(np.float32)
+
+    def call(rt: Any) -> Callable[[], Any]:
+        def run() -> None:
+            rt.run(batch)
+            sync = getattr(rt, "sync", None)
+            if sync is not None:
+                sync()
+        return run
+
+    times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup)
+    stats = [summarize(np.asarray(t), batch_size) for t in times]
+    rows = tuple(
+        InterleavedRow(
+            path=str(a), format=rt.meta.format, precision=rt.meta.precision,
+            precision_ran=getattr(rt, "precision_ran", None), latency=s, ratio=1.0 / speedup(stats[0], s),
+            within_noise_of_first=within_noise(stats[0], s),
+        )
+        for a, rt, s in zip(artifacts, runtimes, stats, strict=True)
+    )
+    return InterleavedReport(rows, device, batch_size, threads, rounds, warmup)
+
+
+def interleaved_table(report: InterleavedReport) -> Any:
+    """The rich table `seefood latency` prints."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"interleaved latency: {report.device}, batch {report.batch_size}, {report.threads} threads, "
+              f"{report.rounds} rounds",
+        caption="ratio: p50 / p50 of the first row (< 1: faster); ≈ first: IQRs overlap (not evidence of a "
+                "difference)",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("artifact", "ran", "p50 ms", "p90 ms", "IQR ms", "ratio", "≈ first"):
+        table.add_column(name, justify="left" if name == "artifact" else "right")
+    for row in report.rows:
+        s = row.latency
+        table.add_row(row.path, row.precision_ran or row.precision or "-", f"{s.p50_ms:.2f}", f"{s.p90_ms:.2f}",
+                      f"{s.p75_ms - s.p25_ms:.2f}", f"{row.ratio:.3f}", "yes" if row.within_noise_of_first else "no")
+    return table

@@ -1,0 +1,54 @@
+"""Interleaved A/B latency: alternation, ratios against the first artifact, the CLI and its guards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from seefood.bench.interleave import interleaved_latency, interleaved_times
+from seefood.cli.main import app
+from seefood.errors import ConfigError
+from tests.bench.fakes import make_artifact, meta_for
+
+CLASSES = ("a", "b")
+
+
+def test_rounds_alternate_between_the_calls() -> None:
+    order: list[str] = []
+    times = interleaved_times([lambda: order.append("A"), lambda: order.append("B")], rounds=3, warmup=1)
+    assert order == ["A", "B"] + ["A", "B"] * 3  # warm-up of each, then A B A B A B
+    assert [len(t) for t in times] == [3, 3]
+    with pytest.raises(ConfigError):
+        interleaved_times([lambda: None], rounds=0, warmup=0)
+
+
+def test_a_slower_artifact_gets_a_ratio_above_one(tmp_path: Path) -> None:
+    fast = make_artifact(tmp_path, "fast", meta_for(CLASSES, delay_ms=1.0))
+    slow = make_artifact(tmp_path, "slow", meta_for(CLASSES, delay_ms=6.0))
+    report = interleaved_latency([fast, slow], rounds=12, warmup=1, threads=1)
+    first, second = report.rows
+    assert first.ratio == 1.0 and first.within_noise_of_first
+    assert second.ratio > 2.0 and not second.within_noise_of_first
+    assert report.to_dict()["rows"][1]["latency"]["runs"] == 12
+
+
+def test_guards(tmp_path: Path) -> None:
+    one = make_artifact(tmp_path, "one", meta_for(CLASSES))
+    with pytest.raises(ConfigError, match="at least two"):
+        interleaved_latency([one])
+
+
+def test_cli_prints_the_table_and_writes_json_without_overwriting(tmp_path: Path) -> None:
+    a = make_artifact(tmp_path, "a", meta_for(CLASSES))
+    b = make_artifact(tmp_path, "b", meta_for(CLASSES, delay_ms=2.0))
+    out = tmp_path / "ab.json"
+    args = ["latency", str(a), str(b), "--rounds", "5", "--warmup", "1", "--threads", "1", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "interleaved latency" in result.output and "ratio" in result.output
+    assert json.loads(out.read_text())["rows"][0]["path"] == str(a)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 1 and "--force" in again.output

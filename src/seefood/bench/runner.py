@@ -8,13 +8,13 @@ Data problems (wrong --data, unreadable image) concern every artifact and stop t
 from __future__ import annotations
 
 import gc
-from typing import Any
 import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rich.console import Console

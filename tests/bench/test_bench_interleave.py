@@ -23,12 +23,17 @@ def test_rounds_alternate_between_the_calls() -> None:
     assert [len(t) for t in times] == [3, 3]
     with pytest.raises(ConfigError):
         interleaved_times([lambda: None], rounds=0, warmup=0)
+    order.clear()
+    blocks = interleaved_times([lambda: order.append("A"), lambda: order.append("B")], rounds=2, warmup=0,
+                               block=2, settle=1)
+    assert order == ["A"] * 3 + ["B"] * 3 + ["A"] * 3 + ["B"] * 3  # 1 settling + 2 timed, in turn
+    assert [len(t) for t in blocks] == [4, 4]
 
 
 def test_a_slower_artifact_gets_a_ratio_above_one(tmp_path: Path) -> None:
     fast = make_artifact(tmp_path, "fast", meta_for(CLASSES, delay_ms=1.0))
     slow = make_artifact(tmp_path, "slow", meta_for(CLASSES, delay_ms=6.0))
-    report = interleaved_latency([fast, slow], rounds=12, warmup=1, threads=1)
+    report = interleaved_latency([fast, slow], rounds=4, warmup=1, threads=1, block=3)
     first, second = report.rows
     assert first.ratio == 1.0 and first.within_noise_of_first
     assert second.ratio > 2.0 and not second.within_noise_of_first

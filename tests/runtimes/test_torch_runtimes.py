@@ -29,6 +29,7 @@ def test_pytorch_runtime_runs_the_checkpoint_in_fp32(tmp_path: Path) -> None:
         want = model(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(runtime.run(x), want, rtol=1e-5, atol=1e-5)
     assert torch.get_num_threads() == 1  # the runtime uses the thread count it records
+    assert runtime.channels_last  # a CNN runs in its fastest eager layout: the reference is not handicapped
 
 
 def test_torchscript_runtime_without_its_file_says_export_again(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@
 background job or a thermal drift land on one artifact only: on a shared 2-core VM identical runs drift
 15-30 %. When two artifacts are close (pruned vs unpruned int8, recipe A vs recipe B), timing them in
 alternation makes every disturbance hit all of them alike, so their ratio is trustworthy even when the
-absolute numbers move.
+absolute numbers move. They alternate in blocks: each turn first runs the artifact once untimed, because
+the runtime before it may still hold the cores (ONNX Runtime's threads spin after a run, OpenVINO's and
+OpenMP's pools wind down), then times `block` runs.
 """
 
 from __future__ import annotations
@@ -51,35 +53,43 @@ class InterleavedReport:
     threads: int
     rounds: int
     warmup: int
+    block: int = 1  # timed runs per artifact per round (after one untimed settling run)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.device, "batch_size": self.batch_size, "threads": self.threads,
-                "rounds": self.rounds, "warmup": self.warmup, "created": self.created,
+                "rounds": self.rounds, "warmup": self.warmup, "block": self.block, "created": self.created,
                 "versions": library_versions(), "rows": [r.to_dict() for r in self.rows]}
 
 
-def interleaved_times(calls: Sequence[Callable[[], Any]], rounds: int, warmup: int) -> list[list[float]]:
-    """Seconds per call: every call warmed up, then `rounds` rounds that each time every call once, in turn."""
-    if rounds < 1 or warmup < 0:
-        raise ConfigError(f"rounds must be >= 1 and warmup >= 0, got {rounds} and {warmup}")
+def interleaved_times(
+    calls: Sequence[Callable[[], Any]], rounds: int, warmup: int, block: int = 1, settle: int = 0
+) -> list[list[float]]:
+    """Seconds per call: every call warmed up, then `rounds` rounds in which each call in turn runs `settle`
+    times untimed and `block` times timed."""
+    if rounds < 1 or warmup < 0 or block < 1 or settle < 0:
+        raise ConfigError(f"rounds and block must be >= 1, warmup and settle >= 0; got {rounds}, {block}, "
+                          f"{warmup}, {settle}")
     for call in calls:
         for _ in range(warmup):
             call()
     times: list[list[float]] = [[] for _ in calls]
     for _ in range(rounds):
         for i, call in enumerate(calls):
-            start = time.perf_counter()
-            call()
-            times[i].append(time.perf_counter() - start)
+            for _ in range(settle):
+                call()
+            for _ in range(block):
+                start = time.perf_counter()
+                call()
+                times[i].append(time.perf_counter() - start)
     return times
 
 
 def interleaved_latency(
-    artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 100, warmup: int = 10, threads: int = 2,
-    device: str = "cpu", seed: int = 0,
+    artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 30, warmup: int = 10, threads: int = 2,
+    device: str = "cpu", seed: int = 0, block: int = 5,
 ) -> InterleavedReport:
-    """Load every artifact, then time `runtime.run` on one shared input batch in alternation."""
+    """Load every artifact, then time `runtime.run` on one shared input batch in alternating blocks."""
     from seefood.runtimes import load_runtime
 
     if len(artifacts) < 2:
@@ -101,7 +111,7 @@ def interleaved_latency(
                 sync()
         return run
 
-    times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup)
+    times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup, block=block, settle=1)
     stats = [summarize(np.asarray(t), batch_size) for t in times]
     rows = tuple(
         InterleavedRow(
@@ -111,7 +121,7 @@ def interleaved_latency(
         )
         for a, rt, s in zip(artifacts, runtimes, stats, strict=True)
     )
-    return InterleavedReport(rows, device, batch_size, threads, rounds, warmup)
+    return InterleavedReport(rows, device, batch_size, threads, rounds, warmup, block)
 
 
 def interleaved_table(report: InterleavedReport) -> Any:
@@ -121,7 +131,7 @@ def interleaved_table(report: InterleavedReport) -> Any:
 
     table = Table(
         title=f"interleaved latency: {report.device}, batch {report.batch_size}, {report.threads} threads, "
-              f"{report.rounds} rounds",
+              f"{report.rounds} rounds x {report.block} runs each",
         caption="ratio: p50 / p50 of the first row (< 1: faster); ≈ first: IQRs overlap (not evidence of a "
                 "difference)",
         box=box.SIMPLE_HEAD,

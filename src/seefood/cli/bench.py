@@ -103,7 +103,8 @@ def pick_command(
 def latency_command(
     artifacts: Annotated[list[Path], typer.Argument(help="Artifact folders; the first is the baseline of the ratios.")],
     batch_size: Annotated[int, typer.Option(help="Images per run.")] = 1,
-    rounds: Annotated[int, typer.Option(help="Timed rounds; each runs every artifact once, in turn.")] = 100,
+    rounds: Annotated[int, typer.Option(help="Rounds; each runs every artifact in turn (1 untimed + --block timed).")] = 30,
+    block: Annotated[int, typer.Option(help="Timed runs of an artifact per round.")] = 5,
     warmup: Annotated[int, typer.Option(help="Untimed runs of each artifact first.")] = 10,
     threads: Annotated[int, typer.Option(help="Intra-op threads for every runtime.")] = 2,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -120,7 +121,7 @@ def latency_command(
     if json_out is not None and json_out.exists() and not force:
         raise OutputExistsError(f"{json_out} exists: pass --force to replace it, or choose another --json path")
     report = interleaved_latency(artifacts, batch_size=batch_size, rounds=rounds, warmup=warmup, threads=threads,
-                                 device=device)
+                                 device=device, block=block)
     make_console().print(interleaved_table(report))
     if json_out is not None:
         atomic_write_json(json_out, report.to_dict())

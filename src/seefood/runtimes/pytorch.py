@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seefood.metadata import ModelMeta
-from seefood.runtimes._torch import TorchModuleRuntime, torch_device
+from seefood.runtimes._torch import TorchModuleRuntime, has_conv2d, torch_device
 from seefood.train.checkpoint import load_checkpoint
 
 
@@ -17,4 +17,5 @@ class PyTorchRuntime(TorchModuleRuntime):
     ) -> None:
         dev = torch_device(device)
         model = load_checkpoint(path).model.to(dev).eval()
-        super().__init__(path, model, meta, dev, threads, precision_ran="fp32")  # eager fp32 is always exact
+        # eager fp32 is always exact; CNNs run channels_last (the fastest eager layout: a fair reference)
+        super().__init__(path, model, meta, dev, threads, precision_ran="fp32", channels_last=has_conv2d(model))

@@ -27,7 +27,7 @@ from seefood.metadata import ModelMeta
 from seefood.models import create_model
 from seefood.prune.config import PRUNE_JSON, PruneConfig
 from seefood.prune.importance import get_criterion, import_torch_pruning
-from seefood.prune.measure import EvalData, interleaved_latency, top1
+from seefood.prune.measure import EvalData, cpu_batch, interleaved_latency, top1
 from seefood.prune.recipes import get_recipe
 from seefood.prune.report import PruneReport, Stage
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
@@ -110,9 +110,10 @@ def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...
     if not get_criterion(config.importance).needs_gradients:
         return []
     rng = np.random.default_rng(config.seed)
-    picks = rng.permutation(len(train))[: config.grad_batches * data.batch_size]
+    batch = cpu_batch(data.batch_size)  # pruning (and so the importance pass) runs on the CPU
+    picks = rng.permutation(len(train))[: config.grad_batches * batch]
     dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=data.batch_size, num_workers=config.workers)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=config.workers)
     return list(loader)
 
 

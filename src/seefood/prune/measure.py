@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from torch import nn
 
 from seefood.bench.stats import LatencyStats, summarize
 from seefood.preprocessing import Preprocessing
+from seefood.runtimes._torch import has_conv2d
 from seefood.train.metrics import EvalMetrics, evaluate_model
 
 WARMUP = 3  # untimed calls per model first (allocations, kernel selection, caches)
@@ -58,17 +60,24 @@ def interleaved_latency(
     if threads:
         torch.set_num_threads(threads)
     try:
-        nets = [m.cpu().eval() for m in models]
+        # CNNs run channels_last, their fastest eager layout (as seefood's PyTorch runtime does), on copies
+        nets = [_fast_layout(copy.deepcopy(m).cpu().eval()) for m in models]
+        inputs = [sample.contiguous(memory_format=torch.channels_last) if has_conv2d(n) and sample.ndim == 4
+                  else sample for n in nets]
         times: list[list[float]] = [[] for _ in nets]
         with torch.inference_mode():
-            for net in nets:
+            for net, x in zip(nets, inputs, strict=True):
                 for _ in range(WARMUP):
-                    net(sample)
+                    net(x)
             for _ in range(runs):
-                for i, net in enumerate(nets):
+                for i, (net, x) in enumerate(zip(nets, inputs, strict=True)):
                     start = time.perf_counter()
-                    net(sample)
+                    net(x)
                     times[i].append(time.perf_counter() - start)
     finally:
         torch.set_num_threads(previous)
     return [summarize(np.asarray(t), batch_size=int(sample.shape[0])) for t in times]
+
+
+def _fast_layout(net: nn.Module) -> nn.Module:
+    return net.to(memory_format=torch.channels_last) if has_conv2d(net) else net

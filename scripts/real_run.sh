@@ -3,11 +3,14 @@
 # for ImageNet weights here) on the Food-101 sample, exported with int8, pruned, benched on this CPU,
 # picked, and shipped as a Space. Stages can be run one by one: bash scripts/real_run.sh STAGE...
 # (train-effnet train-vit export-effnet export-vit prune bench pick space). Outputs go under runs/.
+# The 288-px effnet_b2 stages (export-288 prune-288 latency-288) start from runs/gpu/train/best and
+# runs/gpu/prune/baseline/best, which scripts/gpu_check.sh trains on a lent GPU (see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/food101-sample}
 SF=.venv/bin/seefood
-export OMP_WAIT_POLICY=PASSIVE  # other jobs on a 2-core VM make spinning OpenMP threads crawl
+# Do not set OMP_WAIT_POLICY=PASSIVE here: it keeps background jobs polite but slows eager PyTorch by ~45 %,
+# which would inflate every speed-up against eager.
 
 stage() {
   case "$1" in
@@ -41,6 +44,29 @@ stage() {
       $SF pick runs/report-vit --device cpu --max-drop 1.0 --batch-size 1 || true ;;
     space)
       $SF space build runs/report-effnet/decision.json --out runs/space-effnet --force ;;
+    export-288)
+      $SF export runs/gpu/prune/baseline/best --out runs/effnet288-export --int8 --parity-data "$DATA" \
+        --calib-data "$DATA" --threads 2 --force || true
+      $SF export runs/gpu/prune/baseline/best --out runs/effnet288-ptq-export --formats onnx,openvino --int8 \
+        --int8-recipe nncf-ptq,ort-static --parity-data "$DATA" --calib-data "$DATA" --threads 2 --force || true
+      $SF bench runs/effnet288-export runs/effnet288-ptq-export/failed/openvino-int8 \
+        runs/effnet288-ptq-export/failed/onnx-int8 --data "$DATA" --out runs/report-effnet288-b1 --batch-sizes 1 \
+        --threads 2 --force ;;
+    prune-288)
+      $SF prune runs/gpu/train/best --ratio 0.5 --data "$DATA" --out runs/effnet288-prune-0.5 --finetune-epochs 5 \
+        --baseline --batch-size 16 --lr 1e-3 --workers 1 --threads 2 --device cpu --latency-runs 30 --force || true
+      for c in checkpoint baseline/best; do
+        $SF export "runs/effnet288-prune-0.5/$c" --out "runs/effnet288-prune-0.5-export-${c//\//-}" \
+          --formats onnx,openvino --int8 --int8-recipe nncf-ptq,ort-static --parity-data "$DATA" --calib-data "$DATA" \
+          --threads 2 --force || true
+      done ;;
+    latency-288)
+      mkdir -p runs/latency
+      $SF latency runs/gpu/prune/baseline/best runs/effnet288-ptq-export/failed/openvino-int8 --rounds 80 --block 5 \
+        --threads 2 --json runs/latency/eager-vs-ov-int8.json --force
+      $SF latency runs/effnet288-prune-0.5-export-baseline-best/failed/openvino-int8 \
+        runs/effnet288-prune-0.5-export-checkpoint/failed/openvino-int8 --rounds 80 --block 5 --threads 2 \
+        --json runs/latency/prune05-ov-int8.json --force ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,6 +46,7 @@ def cli_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        terminate_like_ctrl_c()
         try:
             return fn(*args, **kwargs)
         except ConfigError as exc:
@@ -57,6 +60,16 @@ def cli_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def terminate_like_ctrl_c() -> None:
+    """SIGTERM (`timeout`, `docker stop`, a scheduler) raises KeyboardInterrupt, as Ctrl-C does.
+
+    So a terminated command cleans up the same way: training saves last/ for --resume, and atomic outputs
+    remove their hidden staging folders instead of leaving `.NAME.*.tmp` behind.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def not_implemented(command: str, issue: str) -> None:

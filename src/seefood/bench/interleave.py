@@ -106,9 +106,7 @@ def interleaved_latency(
     def call(rt: Any) -> Callable[[], Any]:
         def run() -> None:
             rt.run(batch)
-            sync = getattr(rt, "sync", None)
-            if sync is not None:
-                sync()
+            rt.sync()  # queued CUDA work counts (a no-op on the CPU)
         return run
 
     times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup, block=block, settle=1)
@@ -116,7 +114,7 @@ def interleaved_latency(
     rows = tuple(
         InterleavedRow(
             path=str(a), format=rt.meta.format, precision=rt.meta.precision,
-            precision_ran=getattr(rt, "precision_ran", None), latency=s, ratio=1.0 / speedup(stats[0], s),
+            precision_ran=rt.precision_ran, latency=s, ratio=1.0 / speedup(stats[0], s),
             within_noise_of_first=within_noise(stats[0], s),
         )
         for a, rt, s in zip(artifacts, runtimes, stats, strict=True)

@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -38,6 +37,7 @@ from seefood.bench.records import (
 )
 from seefood.bench.report import write_outputs
 from seefood.errors import DataError
+from seefood.metadata import ModelMeta
 from seefood.runtimes import Runtime, load_runtime
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class BenchRun:
     already_done: int
 
 
-def parity_passed(meta: Any) -> bool | None:
+def parity_passed(meta: ModelMeta | None) -> bool | None:
     """What the export's parity check recorded in the metadata (None: not recorded, e.g. a checkpoint)."""
-    parity = getattr(meta, "parity", None) if meta is not None else None
-    if not isinstance(parity, dict) or "passed" not in parity:
+    parity = meta.parity if meta is not None else None
+    if not parity or "passed" not in parity:
         return None
     return bool(parity["passed"])
 

@@ -17,10 +17,8 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 
 
 def _formats(value: str | None) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))  # in order, no repeats
-    if not names:
+    names = _names(value)
+    if names is not None and not names:
         raise ConfigError("--formats is empty: e.g. --formats onnx,openvino, or leave it out for every installed one")
     return names
 
@@ -65,6 +63,7 @@ def export(
     from seefood.export.report import summary_table
 
     setup_logging(verbose)
+    stdout = make_console()
     config = ExportConfig(
         checkpoint=checkpoint, out=out, formats=_formats(formats), fp16=fp16, int8=int8, calib_data=calib_data,
         int8_recipes=_names(int8_recipe),
@@ -78,11 +77,11 @@ def export(
         from seefood.prune import summary_table as prune_table
 
         pruned, report = prune_then_export(config)
-        make_console().print(prune_table(pruned))
+        stdout.print(prune_table(pruned))
     else:
         report = run_export(config)
-    make_console().print(summary_table(report))
-    make_console().print(f"wrote {out / 'export.json'}")
+    stdout.print(summary_table(report))
+    stdout.print(f"wrote {out / 'export.json'}")
     if not report.ok:
         raise typer.Exit(1)
 

@@ -47,8 +47,9 @@ def prune(
         threads=threads, latency_runs=latency_runs, force=force,
     )
     report = prune_checkpoint(config, console=console)
-    make_console().print(summary_table(report))
-    make_console().print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
+    stdout = make_console()
+    stdout.print(summary_table(report))
+    stdout.print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
     if report.accuracy_rule != "passed":
         console.print(f"[yellow]the pruned model lost more than --max-drop {max_drop} top-1 points: it is marked "
                       f"failed; try a smaller --ratio or more --finetune-epochs[/]")

@@ -158,13 +158,14 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
     same = logits.argmax(axis=1) == ref.argmax(axis=1)
     agreement = float(same.mean()) if same.size else 1.0
     margins = reference_margins(ref)
+    margin_p50 = float(np.median(margins)) if margins.size else None
     flip_max = float(margins[~same].max()) if (~same).any() else None
     acc, ref_acc = accuracy(logits, parity.labels), parity.reference_accuracy
     drop = None if acc is None or ref_acc is None else 100.0 * (ref_acc - acc)
     if agreement < thresholds.min_agreement:
         failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%}"
                         + (f" (flips at reference margins <= {flip_max:.3g} logits; median margin "
-                           f"{float(np.median(margins)):.3g})" if flip_max is not None else ""))
+                           f"{margin_p50:.3g})" if flip_max is not None else ""))
     if thresholds.max_drop is not None and drop is not None and drop > thresholds.max_drop:
         failures.append(f"top-1 accuracy drops {drop:.2f} points ({ref_acc:.2%} -> {acc:.2%}) > allowed "
                         f"{thresholds.max_drop:.2f}")
@@ -180,7 +181,7 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
         max_drop=thresholds.max_drop,
         failures=tuple(failures),
         cosine=mean_cosine(logits, ref),
-        reference_margin_p50=float(np.median(margins)) if margins.size else None,
+        reference_margin_p50=margin_p50,
         flip_margin_max=flip_max,
     )
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from seefood.bench.interleave import interleaved_times
 from seefood.bench.stats import LatencyStats, summarize
 from seefood.preprocessing import Preprocessing
 from seefood.runtimes._torch import has_conv2d
@@ -60,24 +60,17 @@ def interleaved_latency(
     if threads:
         torch.set_num_threads(threads)
     try:
-        # CNNs run channels_last, their fastest eager layout (as seefood's PyTorch runtime does), on copies
-        nets = [_fast_layout(copy.deepcopy(m).cpu().eval()) for m in models]
-        inputs = [sample.contiguous(memory_format=torch.channels_last) if has_conv2d(n) and sample.ndim == 4
-                  else sample for n in nets]
-        times: list[list[float]] = [[] for _ in nets]
+        calls = [_eager_call(copy.deepcopy(m).cpu().eval(), sample) for m in models]
         with torch.inference_mode():
-            for net, x in zip(nets, inputs, strict=True):
-                for _ in range(WARMUP):
-                    net(x)
-            for _ in range(runs):
-                for i, (net, x) in enumerate(zip(nets, inputs, strict=True)):
-                    start = time.perf_counter()
-                    net(x)
-                    times[i].append(time.perf_counter() - start)
+            times = interleaved_times(calls, rounds=runs, warmup=WARMUP)
     finally:
         torch.set_num_threads(previous)
     return [summarize(np.asarray(t), batch_size=int(sample.shape[0])) for t in times]
 
 
-def _fast_layout(net: nn.Module) -> nn.Module:
-    return net.to(memory_format=torch.channels_last) if has_conv2d(net) else net
+def _eager_call(net: nn.Module, sample: torch.Tensor) -> Callable[[], Any]:
+    """One forward pass of `net`; CNNs run channels_last, their fastest eager layout (as PyTorchRuntime does)."""
+    if has_conv2d(net) and sample.ndim == 4:
+        net = net.to(memory_format=torch.channels_last)
+        sample = sample.contiguous(memory_format=torch.channels_last)
+    return lambda: net(sample)

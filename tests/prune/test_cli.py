@@ -89,3 +89,30 @@ def test_prune_baseline_flag_adds_the_same_budget_column(tmp_path: Path, tiny_ch
     report = json.loads((out / PRUNE_JSON).read_text())
     assert report["config"]["baseline"] is True and report["accuracy"]["baseline"] is not None
     assert (out / "baseline" / "best" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_drop_blocks_removes_whole_blocks_and_reports_them(tmp_path: Path, sample_data: Path) -> None:
+    import torch
+
+    from seefood.metadata import ModelMeta
+    from seefood.models import create_model, get_spec
+    from seefood.train.checkpoint import load_checkpoint, save_checkpoint
+    from tests.conftest import SAMPLE_CLASSES
+
+    torch.manual_seed(0)
+    meta = ModelMeta("effnet_b2", SAMPLE_CLASSES, get_spec("effnet_b2").preprocessing.with_size(64),
+                     config={"data": str(sample_data), "batch_size": 8, "val_fraction": 0.2})
+    checkpoint = save_checkpoint(tmp_path / "effnet" / "best", create_model("effnet_b2", len(SAMPLE_CLASSES),
+                                                                             image_size=64), meta)
+    out = tmp_path / "p"
+    result = runner.invoke(app, ["prune", str(checkpoint), "--ratio", "0", "--drop-blocks", "3", "--out", str(out),
+                                 "--finetune-epochs", "0", "--importance", "l2", "--max-drop", "100", *QUICK])
+    assert result.exit_code == 0, result.output
+    assert "3 block(s)" in result.output
+    report = json.loads((out / PRUNE_JSON).read_text())
+    assert [p.rsplit(".", 1)[0] for p in report["dropped_blocks"]] == ["features.1", "features.2", "features.3"]
+    assert len(report["block_influence"]) == 16 and report["removed"] == ["3 residual block(s)"]
+    assert report["params"]["after"] < report["params"]["before"] and report["trials"] == []
+    pruned = load_checkpoint(out / "checkpoint")
+    assert all(isinstance(pruned.model.get_submodule(p), torch.nn.Identity) for p in report["dropped_blocks"])

@@ -52,6 +52,8 @@ def export(
     data: Annotated[str | None, typer.Option(
         help="--prune: data to fine-tune on, ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
     finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = 3,
+    drop_blocks: Annotated[int, typer.Option(
+        help="--prune: first remove this many whole residual blocks (see `seefood prune --help`).")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.
@@ -70,7 +72,7 @@ def export(
         calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
         min_agreement_int8=min_agreement_int8, max_drop=max_drop, threads=threads, latency_runs=latency_runs,
-        force=force, prune=prune, prune_data=data, finetune_epochs=finetune_epochs,
+        force=force, prune=prune, prune_data=data, finetune_epochs=finetune_epochs, drop_blocks=drop_blocks,
     )
     if config.prune is not None:
         from seefood.prune import prune_then_export

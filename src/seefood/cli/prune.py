@@ -13,10 +13,15 @@ from seefood.cli.common import cli_errors, console, make_console, setup_logging
 @cli_errors
 def prune(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `seefood train` (e.g. runs/x/best).")],
-    ratio: Annotated[float, typer.Option(help="Fraction of the parameters to remove, e.g. 0.3.")],
+    ratio: Annotated[float, typer.Option(
+        help="Fraction of the parameters channel pruning removes, e.g. 0.3 (of what --drop-blocks leaves; "
+             "0: blocks only).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="DIR: pruned/, finetune/, checkpoint/ (the result), prune.json.")],
     data: Annotated[str | None, typer.Option(
         help="Data to fine-tune and measure on: an ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
+    drop_blocks: Annotated[int, typer.Option(
+        help="First remove this many whole residual blocks (fewer layers: what b=1 CPU latency needs), one per "
+             "stage in turn, the least influential on training images.")] = 0,
     finetune_epochs: Annotated[int, typer.Option(help="Recovery fine-tuning epochs (0: keep it as pruned).")] = 3,
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Also fine-tune the unpruned model with the same recipe and epochs (same-budget "
@@ -33,7 +38,7 @@ def prune(
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier prune run in DIR.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Remove channels / attention heads (a smaller, faster model), fine-tune to recover, and report.
+    """Remove channels / attention heads (and whole blocks), fine-tune to recover, and report.
 
     Exit 0 when the result stays within --max-drop of the original, 1 when it does not (it is still
     written, marked metrics.accuracy_rule = "failed"), 2 on bad arguments.
@@ -42,7 +47,8 @@ def prune(
 
     setup_logging(verbose)
     config = PruneConfig(
-        checkpoint=checkpoint, ratio=ratio, out=out, data=data, finetune_epochs=finetune_epochs, baseline=baseline,
+        checkpoint=checkpoint, ratio=ratio, out=out, data=data, drop_blocks=drop_blocks,
+        finetune_epochs=finetune_epochs, baseline=baseline,
         importance=importance, max_drop=max_drop, lr=lr, batch_size=batch_size, device=device, workers=workers,
         threads=threads, latency_runs=latency_runs, force=force,
     )

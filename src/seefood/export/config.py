@@ -45,6 +45,7 @@ class ExportConfig:
     prune: float | None = None
     prune_data: str | None = None  # --data: what --prune fine-tunes and measures on (None: the checkpoint's data)
     finetune_epochs: int = 3  # --finetune-epochs: recovery fine-tuning epochs of --prune
+    drop_blocks: int = 0  # --drop-blocks: whole residual blocks --prune removes before its channels
 
     def __post_init__(self) -> None:
         from seefood.export.formats import EXPORTERS
@@ -78,8 +79,12 @@ class ExportConfig:
             problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core")
         if self.opset < 18:
             problems.append(f"--opset must be >= 18 (opset 17 gets silently upgraded), got {self.opset}")
-        if self.prune is not None and not 0 < self.prune < 1:
-            problems.append(f"--prune is the fraction of parameters to remove, between 0 and 1, got {self.prune}")
+        if self.prune is not None and not (0 <= self.prune < 1 and (self.prune > 0 or self.drop_blocks > 0)):
+            problems.append(f"--prune is the fraction of parameters to remove, between 0 and 1 (0 only with "
+                            f"--drop-blocks), got {self.prune}")
+        if self.drop_blocks < 0 or (self.drop_blocks and self.prune is None):
+            problems.append(f"--drop-blocks {self.drop_blocks} is part of --prune: pass --prune RATIO too (0 for "
+                            f"blocks only), with a count >= 0")
         if self.finetune_epochs < 0:
             problems.append(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
         if self.latency_runs < 0:

@@ -1,7 +1,8 @@
 """Layer-shape plans: how a structurally pruned model differs from a fresh one, as plain JSON.
 
 A pruned checkpoint stores its plan in `ModelMeta.shape_plan`:
-`{"version": 1, "layers": {"<module path>": {"type": "Conv2d", "args": {...constructor args...}}}}`.
+`{"version": 1, "layers": {"<module path>": {"type": "Conv2d", "args": {...constructor args...}}}}`;
+a whole block removed by depth pruning is `{"type": "Identity", "args": {}}` at the block's path.
 `apply_shape_plan` swaps those modules into a freshly built model of the same architecture, so the
 pruned weights load with `load_state_dict(strict=True)`, without unpickling any code.
 """
@@ -103,8 +104,13 @@ def _head_attention(m: HeadAttention) -> dict[str, Any]:
             "dropout": m.dropout}
 
 
+def _identity(m: nn.Identity) -> dict[str, Any]:
+    return {}
+
+
 # plan "type" value -> how to rebuild it; exact class match (a subclass is not described as its base)
 LAYER_TYPES: dict[str, LayerType] = {
+    "Identity": LayerType(nn.Identity, _identity),  # a residual block removed by depth pruning
     "Conv2d": LayerType(nn.Conv2d, _conv),
     "Linear": LayerType(nn.Linear, _linear),
     "BatchNorm2d": LayerType(nn.BatchNorm2d, _batchnorm),

@@ -20,10 +20,11 @@ class PruneConfig:
     """What to prune, how hard, how to recover, and where the results go."""
 
     checkpoint: Path  # a checkpoint folder written by `seefood train`
-    ratio: float  # fraction of the model's parameters to remove, 0 < ratio < 1 (e.g. 0.3)
+    ratio: float  # fraction of the parameters channel pruning removes, 0 < ratio < 1 (e.g. 0.3); 0: blocks only
     out: Path  # DIR: pruned/, finetune/, checkpoint/ (the result) and prune.json
     data: str | None = None  # data spec to fine-tune and measure on; None: the checkpoint's training data
     data_root: str | None = None  # dataset cache folder (None: seefood.data's default)
+    drop_blocks: int = 0  # whole residual blocks removed before channel pruning (seefood.prune.depth)
     finetune_epochs: int = 3  # recovery fine-tuning epochs (0: keep the model as pruned)
     baseline: bool = False  # also fine-tune the *unpruned* model with the same recipe and epochs (same budget)
     importance: str = "taylor"  # taylor (|weight x gradient| on training batches) or l2 (weight magnitude)
@@ -43,8 +44,9 @@ class PruneConfig:
         object.__setattr__(self, "checkpoint", Path(self.checkpoint))
         object.__setattr__(self, "out", Path(self.out))
         checks = [
-            (math.isfinite(self.ratio) and 0 < self.ratio < 1,
-             f"--ratio is the fraction of parameters to remove, between 0 and 1 (e.g. 0.3), got {self.ratio}"),
+            (math.isfinite(self.ratio) and 0 <= self.ratio < 1 and (self.ratio > 0 or self.drop_blocks > 0),
+             f"--ratio is the fraction of parameters to remove, between 0 and 1 (e.g. 0.3; 0 only with --drop-blocks), got {self.ratio}"),
+            (self.drop_blocks >= 0, f"--drop-blocks must be >= 0, got {self.drop_blocks}"),
             (self.finetune_epochs >= 0, f"--finetune-epochs must be >= 0, got {self.finetune_epochs}"),
             (not self.baseline or self.finetune_epochs > 0,
              "--baseline fine-tunes the unpruned model for --finetune-epochs: it needs --finetune-epochs >= 1"),

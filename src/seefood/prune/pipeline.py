@@ -104,10 +104,10 @@ def _eval_data(config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: st
 
 
 def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...]) -> list[Any]:
-    """A seeded sample of training images (eval preprocessing) for taylor importance."""
+    """A seeded sample of training images (eval preprocessing): taylor importance and block influence."""
     from seefood.data import ImageDataset, eval_transform
 
-    if not get_criterion(config.importance).needs_gradients:
+    if not get_criterion(config.importance).needs_gradients and not config.drop_blocks:
         return []
     rng = np.random.default_rng(config.seed)
     batch = cpu_batch(data.batch_size)  # pruning (and so the importance pass) runs on the CPU
@@ -136,7 +136,7 @@ def _pruned_meta(meta: ModelMeta, source: Checkpoint, outcome: PruneOutcome, fre
 
 
 def prune_checkpoint(config: PruneConfig, console: Console | None = None, show_progress: bool = True) -> PruneReport:
-    """Prune config.checkpoint by config.ratio of its parameters, fine-tune, measure, and write DIR."""
+    """Prune config.checkpoint (blocks, then config.ratio of its parameters), fine-tune, measure, write DIR."""
     import_torch_pruning()  # fail before any work when the backend is missing
     get_recipe(read_architecture(config.checkpoint))
     out = prepare_out(config)
@@ -181,6 +181,7 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
     outcome = prune_model(
         source.model, meta.architecture, config.ratio, torch.zeros(1, 3, size, size), config.importance,
         config.round_to, _gradient_batches(config, eval_data, splits.train), fresh=fresh,
+        drop_blocks=config.drop_blocks,
     )
     pruned_meta = _pruned_meta(meta, source, outcome, fresh_params)
     save_checkpoint(out / PRUNED, outcome.model, pruned_meta)
@@ -223,7 +224,9 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
     report = PruneReport(
         architecture=meta.architecture, source=str(source.path.resolve()), checkpoint=str((out / RESULT).resolve()),
         ratio=config.ratio, sparsity=outcome.sparsity, channel_ratio=outcome.channel_ratio,
-        importance=config.importance, round_to=config.round_to, removed=get_recipe(meta.architecture).notes,
+        importance=config.importance, round_to=config.round_to, removed=_removed(meta.architecture, outcome),
+        dropped_blocks=outcome.depth.removed if outcome.depth else (),
+        block_influence=outcome.depth.influence if outcome.depth else None,
         split=eval_data.split, images=before.count,
         original=Stage(outcome.params_before, outcome.macs_before, (source.path / WEIGHTS).stat().st_size,
                        before.top1, before.top5, latency[0]),
@@ -236,6 +239,12 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
     write_report(out, report, config.to_dict())
     log.info("pruned model: %s (accuracy rule %s)", out / RESULT, report.accuracy_rule)
     return report
+
+
+def _removed(architecture: str, outcome: PruneOutcome) -> tuple[str, ...]:
+    """What this run removed, for the report: whole blocks and/or the recipe's channels."""
+    blocks = (f"{len(outcome.depth.removed)} residual block(s)",) if outcome.depth else ()
+    return blocks + (get_recipe(architecture).notes if outcome.trials else ())
 
 
 def _first_image(data: EvalData) -> Any:

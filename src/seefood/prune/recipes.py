@@ -30,6 +30,18 @@ def _no_parameters(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
     return []
 
 
+@dataclass(frozen=True)
+class Block:
+    """A removable residual block (output = input + f(input)): its module path and its stage."""
+
+    path: str
+    stage: str  # blocks of one stage share a resolution and width; stages come in forward order
+
+
+def _no_blocks(model: nn.Module) -> list[Block]:
+    return []
+
+
 def conv_guess(ratio: float) -> float:
     """A conv loses channels on both sides, so parameters fall about as 1 - (1 - c)^2."""
     return 1.0 - math.sqrt(1.0 - ratio)
@@ -49,6 +61,7 @@ class PruneRecipe:
     heads: Callable[[nn.Module], dict[nn.Module, int]] = _no_heads  # q/k/v projection -> its head count
     unwrapped: Callable[[nn.Module], list[tuple[nn.Parameter, int]]] = _no_parameters  # bare parameters, dim
     first_guess: Callable[[float], float] = conv_guess  # parameter ratio -> channel ratio to try first
+    blocks: Callable[[nn.Module], list[Block]] = _no_blocks  # residual blocks --drop-blocks may remove
     notes: tuple[str, ...] = field(default_factory=tuple)  # what the recipe removes, for the report
 
 
@@ -107,13 +120,29 @@ def _vit_unwrapped(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
     return [(model.get_parameter("class_token"), 2), (model.get_parameter("encoder.pos_embedding"), 2)]
 
 
+def _mbconv_blocks(model: nn.Module) -> list[Block]:
+    # MBConv adds its input back only with stride 1 and equal widths (use_res_connect); the first block
+    # of every stage changes resolution or width and always stays
+    from torchvision.models.efficientnet import MBConv
+
+    return [Block(path, path.rsplit(".", 1)[0]) for path, m in model.named_modules()
+            if isinstance(m, MBConv) and m.use_res_connect]
+
+
+def _encoder_blocks(model: nn.Module) -> list[Block]:
+    # every ViT encoder layer is x + attention(x), then + mlp(x): all of them are residual
+    from torchvision.models.vision_transformer import EncoderBlock
+
+    return [Block(path, "encoder") for path, m in model.named_modules() if isinstance(m, EncoderBlock)]
+
+
 RECIPES: dict[str, PruneRecipe] = {
-    "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"),
+    "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"), blocks=_mbconv_blocks,
                              notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",)),
     "tiny": PruneRecipe(keep=classifier_of("tiny"), notes=("conv channels",)),
     "vit_b16": PruneRecipe(
         keep=_vit_keep, prepare=convert_attention, heads=attention_heads, unwrapped=_vit_unwrapped,
-        first_guess=linear_guess,
+        first_guess=linear_guess, blocks=_encoder_blocks,
         notes=("attention heads", "MLP hidden width", "embedding width kept"),
     ),
 }

@@ -57,6 +57,8 @@ class PruneReport:
     baseline: Stage | None = None  # --baseline: the unpruned model fine-tuned with the same recipe and epochs
     trials: tuple[tuple[float, float], ...] = ()  # (channel ratio, removed share) of the search
     int8: dict[str, Any] | None = None  # the fastest passing int8 artifact, when the run was exported
+    dropped_blocks: tuple[str, ...] = ()  # --drop-blocks: module paths of the residual blocks removed
+    block_influence: dict[str, float] | None = None  # every candidate block -> its influence (low: removable)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -96,6 +98,7 @@ class PruneReport:
             "architecture": self.architecture, "source": self.source, "checkpoint": self.checkpoint,
             "ratio": self.ratio, "sparsity": self.sparsity, "channel_ratio": self.channel_ratio,
             "importance": self.importance, "round_to": self.round_to, "removed": list(self.removed),
+            "dropped_blocks": list(self.dropped_blocks), "block_influence": self.block_influence,
             "params": {"before": self.original.params, "after": self.finetuned.params},
             "macs": {"before": self.original.macs, "after": self.finetuned.macs},
             "size_bytes": {"before": self.original.size_bytes, "after": self.finetuned.size_bytes},
@@ -144,13 +147,14 @@ def summary_table(report: PruneReport) -> Table:
     """Original vs pruned vs fine-tuned: parameters, MACs, file size, accuracy, latency (and int8)."""
     o, p, f = report.original, report.pruned, report.finetuned
     rule = report.accuracy_rule
+    blocks = f"{len(report.dropped_blocks)} block(s) + " if report.dropped_blocks else ""
     style = "green" if rule == PASSED else "red"
     drop = "-" if report.drop is None else f"{report.drop:.2f}"
     if report.drop_vs_baseline is not None:
         drop += f" (vs same-budget baseline {report.drop_vs_baseline:.2f})"
     table = Table(
         title=f"seefood prune {report.architecture}: {report.sparsity:.1%} of the parameters removed "
-              f"(asked {report.ratio:.0%}, {report.importance})",
+              f"({blocks}channels {report.ratio:.0%} asked, {report.importance})",
         caption=f"top-1 on {report.images} {report.split} images; drop {drop} points, max {report.max_drop}: "
                 f"[{style}]{rule}[/]",
         box=box.SIMPLE_HEAD,

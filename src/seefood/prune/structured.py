@@ -1,6 +1,7 @@
 """Structured pruning with Torch-Pruning's DepGraph: channels and heads really leave the network.
 
---ratio is a fraction of PARAMETERS. Torch-Pruning takes a per-layer CHANNEL ratio, and the two are
+--drop-blocks N first removes N whole residual blocks (seefood.prune.depth); --ratio is then the
+fraction of the remaining PARAMETERS that channel pruning removes (0 with --drop-blocks: depth only). Torch-Pruning takes a per-layer CHANNEL ratio, and the two are
 not proportional (a conv loses parameters on both its input and output side; round_to and protected
 layers bend the curve), so the channel ratio is found by a short search on copies of the model.
 Per-layer channel counts depend only on that ratio, never on the importance scores, so every trial
@@ -20,6 +21,7 @@ from torch import nn
 
 from seefood.errors import ModelError
 from seefood.models.shape_plan import plan_from_model
+from seefood.prune.depth import DepthOutcome, prune_depth
 from seefood.prune.importance import accumulate_gradients, get_criterion, import_torch_pruning
 from seefood.prune.recipes import PruneRecipe, get_recipe, sync_head_counts
 
@@ -42,6 +44,8 @@ class PruneOutcome:
     macs_after: int
     trials: tuple[tuple[float, float], ...]  # (channel ratio, removed parameter share) of every search step
     shape_plan: dict[str, Any]  # what seefood.models.shape_plan needs to rebuild it
+    depth: DepthOutcome | None = None  # --drop-blocks: the blocks removed before channel pruning
+    params_after_depth: int | None = None  # parameters once the blocks were removed (before channel pruning)
 
     @property
     def sparsity(self) -> float:
@@ -100,11 +104,13 @@ def prune_model(
     round_to: int = 8,
     gradient_batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = (),
     fresh: nn.Module | None = None,
+    drop_blocks: int = 0,
 ) -> PruneOutcome:
-    """Remove about `ratio` of `model`'s parameters (CPU); `model` itself is left as it was.
+    """Remove `drop_blocks` residual blocks, then about `ratio` of the rest's parameters as channels (CPU).
 
-    `example` is one input batch (1, 3, H, W) to trace the dependency graph; `gradient_batches` feed
-    taylor importance; `fresh` is an untrained model of the same architecture (for the shape plan).
+    `model` itself is left as it was. `example` is one input batch (1, 3, H, W) to trace the dependency
+    graph; `gradient_batches` feed taylor importance and rank the blocks; `fresh` is an untrained model
+    of the same architecture (for the shape plan).
     """
     tp = import_torch_pruning()
     recipe, criterion = get_recipe(architecture), get_criterion(importance)
@@ -112,10 +118,41 @@ def prune_model(
     example = example.cpu()
     params_before = count_parameters(work)
     macs_before, _ = tp.utils.count_ops_and_params(work, example)
-    if criterion.needs_gradients:
-        accumulate_gradients(work, gradient_batches, torch.device("cpu"))
-    scorer = criterion.make(tp)
+    batches = list(gradient_batches)
+    depth = None
+    if drop_blocks:
+        depth = prune_depth(work, architecture, recipe, drop_blocks, (x for x, _ in batches))
+    params_mid = count_parameters(work)
+    if ratio > 0:
+        if criterion.needs_gradients:
+            accumulate_gradients(work, batches, torch.device("cpu"))
+        channel_ratio, pruned, trials = _channel_search(work, architecture, recipe, ratio, example,
+                                                        criterion.make(tp), round_to)
+    elif depth is not None:
+        channel_ratio, pruned, trials = 0.0, work, []
+    else:
+        raise ModelError("prune_model needs ratio > 0 or drop_blocks > 0: nothing would be removed")
+    pruned.zero_grad(set_to_none=True)
+    pruned.eval()
+    macs_after, _ = tp.utils.count_ops_and_params(pruned, example)
+    plan = plan_from_model(pruned, fresh if fresh is not None else _fresh_like(model, architecture))
+    log.info("pruned %s: %d -> %d parameters (%.1f%% removed; %d block(s), channel ratio %.3f after %d trial(s))",
+             architecture, params_before, count_parameters(pruned),
+             100 * (1 - count_parameters(pruned) / params_before), drop_blocks, channel_ratio, len(trials))
+    return PruneOutcome(
+        model=pruned, channel_ratio=channel_ratio, params_before=params_before,
+        params_after=count_parameters(pruned), macs_before=int(macs_before), macs_after=int(macs_after),
+        trials=tuple(trials), shape_plan=plan, depth=depth,
+        params_after_depth=params_mid if depth is not None else None,
+    )
 
+
+def _channel_search(
+    work: nn.Module, architecture: str, recipe: PruneRecipe, ratio: float, example: torch.Tensor, scorer: Any,
+    round_to: int,
+) -> tuple[float, nn.Module, list[tuple[float, float]]]:
+    """(channel ratio, pruned copy, trials): the trial closest to removing `ratio` of `work`'s parameters."""
+    params_before = count_parameters(work)
     target = ratio
     best: tuple[float, float, nn.Module] | None = None
     trials: list[tuple[float, float]] = []
@@ -147,17 +184,7 @@ def prune_model(
     if abs(removed - target) > 0.05:
         log.warning("asked to remove %.0f%% of the parameters; the closest possible is %.1f%%", 100 * target,
                     100 * removed)
-    pruned.zero_grad(set_to_none=True)
-    pruned.eval()
-    macs_after, _ = tp.utils.count_ops_and_params(pruned, example)
-    plan = plan_from_model(pruned, fresh if fresh is not None else _fresh_like(model, architecture))
-    log.info("pruned %s: %d -> %d parameters (%.1f%% removed, channel ratio %.3f after %d trial(s))",
-             architecture, params_before, count_parameters(pruned), 100 * removed, channel_ratio, len(trials))
-    return PruneOutcome(
-        model=pruned, channel_ratio=channel_ratio, params_before=params_before,
-        params_after=count_parameters(pruned), macs_before=int(macs_before), macs_after=int(macs_after),
-        trials=tuple(trials), shape_plan=plan,
-    )
+    return channel_ratio, pruned, trials
 
 
 def _fresh_like(model: nn.Module, architecture: str) -> nn.Module:

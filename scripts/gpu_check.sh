@@ -4,7 +4,7 @@
 #
 # Stages, most valuable first, each time-boxed against one deadline:
 #   1. train   effnet_b2 from scratch at its deploy size on the sample photos (what 2 CPU cores cannot afford)
-#   2. prune   ratio 0.5 + recovery fine-tune, and the same-budget unpruned baseline (--baseline), on CUDA
+#   2. prune   7 blocks + ratio 0.3 channels + recovery fine-tune, and the same-budget unpruned baseline (--baseline), on CUDA
 #   3. pack    the baseline and the pruned checkpoint (+ reports) as <=15 MiB tar parts for the trip back
 #   4. tests   the CUDA-marked tests (bf16/fp16 autocast, channels_last, resume, compile, fp16 TorchScript)
 #   5. bench   fp32/fp16 TorchScript + ONNX of the baseline, benched on cuda against eager
@@ -30,7 +30,8 @@ TRAIN_S=${SEEFOOD_GPU_TRAIN_S:-220}      # SIGINT after this: the loop saves las
 # Measured on an H100 (2026-11-27): effnet_b2@288, 1080 photos, batch 64: first epoch ~30 s (cuDNN autotune,
 # workers), then ~4.5 s an epoch (2 s of steps, the rest validation, TensorBoard figures, checkpoints).
 FT=${SEEFOOD_GPU_FT_EPOCHS:-10}
-RATIO=${SEEFOOD_GPU_PRUNE_RATIO:-0.5}  # 0.5: where int8 b=1 reaches ~0.7x of unpruned on the CPU (docs/benchmarks.md)
+RATIO=${SEEFOOD_GPU_PRUNE_RATIO:-0.3}  # channels: 30 % of the parameters left after the blocks
+BLOCKS=${SEEFOOD_GPU_DROP_BLOCKS:-7}   # whole residual blocks first (B0's depth): int8 b=1 ~0.64x (docs/benchmarks.md)
 DEVICE=${SEEFOOD_GPU_DEVICE:-cuda}
 WORKERS=${SEEFOOD_GPU_WORKERS:-12}
 DEADLINE=${SEEFOOD_GPU_DEADLINE_S:-570}  # seconds after START by which everything must have ended
@@ -67,11 +68,11 @@ timeout -s INT -k 30 "$TRAIN_S" python3 -c 'import sys; from seefood.cli.main im
 # No fixed seed is asked for: the loop's default seed 0 makes the split the same as every other run.
 
 if [ -f "$WORK/train/best/model.safetensors" ]; then
-  stage "prune $RATIO + $FT fine-tune epochs, and the same-budget baseline"
+  stage "prune $BLOCKS blocks + $RATIO channels, $FT fine-tune epochs, and the same-budget baseline"
   # ~30 s to measure + prune, then two fine-tunes of ~30 s + FT x 5 s each. SIGINT (not TERM) so an
   # interrupted fine-tune still leaves its best/.
   timeout -s INT -k 20 $(( $(left) - 120 )) python3 -c 'import sys; from seefood.cli.main import app; sys.argv[0] = "seefood"; app()' \
-    prune "$WORK/train/best" --ratio "$RATIO" --out "$WORK/prune" --finetune-epochs "$FT" --baseline --device "$DEVICE" \
+    prune "$WORK/train/best" --ratio "$RATIO" --drop-blocks "$BLOCKS" --out "$WORK/prune" --finetune-epochs "$FT" --baseline --device "$DEVICE" \
     --workers "$WORKERS" --latency-runs 0 --force || echo "prune exited $?"
 fi
 

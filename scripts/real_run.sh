@@ -3,7 +3,7 @@
 # for ImageNet weights here) on the Food-101 sample, exported with int8, pruned, benched on this CPU,
 # picked, and shipped as a Space. Stages can be run one by one: bash scripts/real_run.sh STAGE...
 # (train-effnet train-vit export-effnet export-vit prune bench pick space). Outputs go under runs/.
-# The 288-px effnet_b2 stages (export-288 prune-288 latency-288) start from runs/gpu/train/best and
+# The 288-px effnet_b2 stages (export-288 prune-288 prune-288-d7 latency-288) start from runs/gpu/train/best and
 # runs/gpu/prune/baseline/best, which scripts/gpu_check.sh trains on a lent GPU (see docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,13 +60,25 @@ stage() {
           --formats onnx,openvino --int8 --int8-recipe nncf-ptq,ort-static --parity-data "$DATA" --calib-data "$DATA" \
           --threads 2 --force || true
       done ;;
+    prune-288-d7)
+      # depth + width: 7 whole residual blocks (B0's depth), then 30 % of the rest as channels; 10 epochs each
+      $SF prune runs/gpu/train/best --ratio 0.3 --drop-blocks 7 --data "$DATA" --out runs/effnet288-prune-0.3-d7 \
+        --finetune-epochs 10 --baseline --batch-size 16 --lr 1e-3 --workers 1 --threads 2 --device cpu --force || true
+      for c in checkpoint baseline/best; do
+        $SF export "runs/effnet288-prune-0.3-d7/$c" --out "runs/effnet288-prune-0.3-d7-export-${c//\//-}" \
+          --formats onnx,openvino --int8 --int8-recipe nncf-ptq,ort-static --parity-data "$DATA" --calib-data "$DATA" \
+          --threads 2 --force || true
+      done ;;
     latency-288)
       mkdir -p runs/latency
       $SF latency runs/gpu/prune/baseline/best runs/effnet288-ptq-export/failed/openvino-int8 --rounds 80 --block 5 \
         --threads 2 --json runs/latency/eager-vs-ov-int8.json --force
       $SF latency runs/effnet288-prune-0.5-export-baseline-best/failed/openvino-int8 \
         runs/effnet288-prune-0.5-export-checkpoint/failed/openvino-int8 --rounds 80 --block 5 --threads 2 \
-        --json runs/latency/prune05-ov-int8.json --force ;;
+        --json runs/latency/prune05-ov-int8.json --force
+      $SF latency runs/effnet288-prune-0.3-d7-export-baseline-best/failed/openvino-int8 \
+        runs/effnet288-prune-0.3-d7-export-checkpoint/failed/openvino-int8 --rounds 80 --block 5 --threads 2 \
+        --json runs/latency/prune03d7-ov-int8.json --force ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }

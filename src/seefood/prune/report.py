@@ -161,7 +161,8 @@ def summary_table(report: PruneReport) -> Table:
     )
     table.add_column("")
     b = report.baseline
-    names = ["original", "pruned", f"fine-tuned ({report.finetune_epochs} ep)"]
+    result = f"fine-tuned ({report.finetune_epochs} ep)" if report.finetune_epochs else "result (not fine-tuned)"
+    names = ["original", "pruned", result]
     if b is not None:
         names.append(f"unpruned + {report.finetune_epochs} ep (baseline)")
     for name in names:

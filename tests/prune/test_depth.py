@@ -15,6 +15,7 @@ from seefood.models import create_model, get_spec
 from seefood.models.shape_plan import apply_shape_plan
 from seefood.prune.config import PruneConfig
 from seefood.prune.depth import block_influence, choose_blocks, drop_blocks
+from seefood.prune.export import prune_config_for
 from seefood.prune.recipes import Block, get_recipe
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
 from seefood.train.checkpoint import load_checkpoint, save_checkpoint
@@ -178,4 +179,5 @@ def test_prune_config_checks_ratio_and_blocks(tmp_path: Path, changes: dict, mes
 def test_export_drop_blocks_belongs_to_prune(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="part of --prune"):
         ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", drop_blocks=3)
-    assert ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=0.0, drop_blocks=3).drop_blocks == 3
+    config = ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=0.0, drop_blocks=3)
+    assert prune_config_for(config).drop_blocks == 3 and prune_config_for(config).ratio == 0.0

@@ -58,7 +58,7 @@ def prune(
     stdout.print(f"wrote {report.checkpoint} and {out / 'prune.json'}")
     if report.accuracy_rule != "passed":
         console.print(f"[yellow]the pruned model lost more than --max-drop {max_drop} top-1 points: it is marked "
-                      f"failed; try a smaller --ratio or more --finetune-epochs[/]")
+                      f"failed; try a smaller --ratio, fewer --drop-blocks or more --finetune-epochs[/]")
         raise typer.Exit(1)
 
 

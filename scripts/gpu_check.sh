@@ -14,7 +14,8 @@
 # as a wheel in .whl/. Call through the device tool with carry [".gpudata", ".whl"]; unpack what comes back:
 #   cat runs.tar.part-* | tar -x -C runs/gpu
 # Dry run on the CPU:  SEEFOOD_GPU_DEVICE=cpu SEEFOOD_GPU_MODEL=tiny SEEFOOD_GPU_SIZE=64 SEEFOOD_GPU_EPOCHS=1 \
-#   SEEFOOD_GPU_FT_EPOCHS=1 SEEFOOD_GPU_DATA=sample OUT=/tmp/gpu-out bash scripts/gpu_check.sh
+#   SEEFOOD_GPU_FT_EPOCHS=1 SEEFOOD_GPU_DROP_BLOCKS=0 SEEFOOD_GPU_DATA=sample OUT=/tmp/gpu-out bash scripts/gpu_check.sh
+#   (tiny has no residual blocks: --drop-blocks needs effnet_b2 or vit_b16)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)

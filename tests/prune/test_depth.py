@@ -140,7 +140,7 @@ def test_effnet_b2_loses_one_block_per_stage_then_channels_and_reloads_and_expor
 
 
 @pytest.mark.slow
-def test_vit_b16_blocks_only_removes_encoder_layers_and_reloads(tmp_path: Path) -> None:
+def test_vit_b16_blocks_only_removes_encoder_layers_reloads_and_exports(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = create_model("vit_b16", len(CLASSES), image_size=32).eval()
     outcome = prune_model(model, "vit_b16", 0.0, torch.zeros(1, 3, 32, 32), "l2", gradient_batches=_batches(32),
@@ -155,6 +155,11 @@ def test_vit_b16_blocks_only_removes_encoder_layers_and_reloads(tmp_path: Path) 
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(fresh.eval()(x), outcome.model(x))
+    meta = ModelMeta("vit_b16", CLASSES, get_spec("vit_b16").preprocessing.with_size(32),
+                     sparsity=outcome.sparsity, shape_plan=outcome.shape_plan)
+    for fmt in ("onnx", "openvino"):
+        result = export_and_compare(outcome.model, meta, fmt, tmp_path / fmt, x)
+        assert result.passed and result.max_abs_diff < 1e-3, (fmt, result)
 
 
 def test_more_blocks_than_the_model_has_is_a_config_error() -> None:

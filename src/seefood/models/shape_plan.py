@@ -146,7 +146,7 @@ def _build_layer(path: str, entry: Any) -> nn.Module:
         raise ModelError(f"shape plan entry {path!r} cannot build a {entry['type']}({args}): {exc}") from exc
 
 
-def _set_module(model: nn.Module, path: str, new: nn.Module) -> None:
+def set_module(model: nn.Module, path: str, new: nn.Module) -> None:
     """Replace the submodule at `path`; the new layer keeps the old one's trainability and train/eval mode."""
     parent_path, _, leaf = path.rpartition(".")
     try:
@@ -173,7 +173,7 @@ def apply_shape_plan(model: nn.Module, plan: dict[str, Any]) -> nn.Module:
         raise ModelError(f"shape plan version {version} is not supported (this seefood reads {PLAN_VERSION}): "
                          f"upgrade seefood")
     for path, entry in plan["layers"].items():  # parents come before their children (module order)
-        _set_module(model, path, _build_layer(path, entry))
+        set_module(model, path, _build_layer(path, entry))
     return model
 
 
@@ -193,7 +193,7 @@ def plan_from_model(pruned: nn.Module, fresh: nn.Module) -> dict[str, Any]:
         if current is not None and describe_layer(current) == desc:
             continue
         layers[path] = desc
-        _set_module(fresh, path, _build_layer(path, desc))
+        set_module(fresh, path, _build_layer(path, desc))
         fresh_modules = dict(fresh.named_modules())  # the new layer may bring new children
     plan = {"version": PLAN_VERSION, "layers": layers}
     want = {k: tuple(v.shape) for k, v in pruned.state_dict().items()}

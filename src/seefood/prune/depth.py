@@ -18,13 +18,14 @@ Which blocks go:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from seefood.errors import ConfigError
+from seefood.models.shape_plan import set_module
 from seefood.prune.recipes import Block, PruneRecipe
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def block_influence(model: nn.Module, blocks: list[Block], batches: Iterable[tor
     sums = {b.path: 0.0 for b in blocks}
     count = 0
 
-    def hook(path: str):  # type: ignore[no-untyped-def]
+    def hook(path: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
         def record(_module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             x, y = inputs[0].detach().flatten(1).float(), output.detach().flatten(1).float()
             sums[path] += float((1.0 - torch.nn.functional.cosine_similarity(x, y, dim=1)).sum())
@@ -74,23 +75,18 @@ def choose_blocks(blocks: list[Block], influence: dict[str, float], n: int) -> l
     for members in stages.values():
         members.sort(key=lambda b: influence[b.path])
     chosen: list[str] = []
+    n = min(n, len(blocks))
     while len(chosen) < n:
-        took = False
         for members in stages.values():
             if members and len(chosen) < n:
                 chosen.append(members.pop(0).path)
-                took = True
-        if not took:
-            break
     return chosen
 
 
 def drop_blocks(model: nn.Module, paths: Iterable[str]) -> nn.Module:
     """Replace the blocks at `paths` by nn.Identity (in place, returned)."""
     for path in paths:
-        parent_path, _, leaf = path.rpartition(".")
-        parent = model.get_submodule(parent_path) if parent_path else model
-        setattr(parent, leaf, nn.Identity())
+        set_module(model, path, nn.Identity())
     return model
 
 

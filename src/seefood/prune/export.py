@@ -34,8 +34,8 @@ def prune_config_for(config: ExportConfig) -> PruneConfig:
         raise ConfigError("prune_config_for needs an ExportConfig with --prune RATIO")
     return PruneConfig(
         checkpoint=config.checkpoint, ratio=config.prune, out=prune_dir(config.out), data=config.prune_data,
-        finetune_epochs=config.finetune_epochs, drop_blocks=config.drop_blocks, max_drop=config.max_drop, threads=config.threads,
-        seed=config.seed, force=config.force,
+        finetune_epochs=config.finetune_epochs, drop_blocks=config.drop_blocks, max_drop=config.max_drop,
+        threads=config.threads, seed=config.seed, force=config.force,
     )
 
 

@@ -1,9 +1,9 @@
 """Structured pruning with Torch-Pruning's DepGraph: channels and heads really leave the network.
 
 --drop-blocks N first removes N whole residual blocks (seefood.prune.depth); --ratio is then the
-fraction of the remaining PARAMETERS that channel pruning removes (0 with --drop-blocks: depth only). Torch-Pruning takes a per-layer CHANNEL ratio, and the two are
-not proportional (a conv loses parameters on both its input and output side; round_to and protected
-layers bend the curve), so the channel ratio is found by a short search on copies of the model.
+fraction of the remaining PARAMETERS that channel pruning removes (0 with --drop-blocks: depth only).
+Torch-Pruning takes a per-layer CHANNEL ratio, and the two are not proportional (a conv loses
+parameters on both its input and output side; round_to and protected layers bend the curve), so the channel ratio is found by a short search on copies of the model.
 Per-layer channel counts depend only on that ratio, never on the importance scores, so every trial
 already uses the real criterion and the best trial is the result.
 """

@@ -25,17 +25,10 @@ browser-deps:
 demo: setup
 	$(VENV)/bin/seefood demo --out runs/demo --force
 
-# three pytest processes instead of one: the heavy backends (torch, OpenVINO, NNCF, ONNX Runtime, gradio)
-# keep thread pools and caches for the life of a process; a group per stage keeps each process small
-GROUP1 := tests/data tests/models tests/train tests/cli tests/bench
-GROUP2 := tests/export tests/runtimes tests/prune
-GROUP3 := tests/space
+# one pytest process for the whole suite: DataLoader worker processes are the product's concern, not the
+# Makefile's (seefood.workers.loader_workers; docs/architecture.md, "Worker processes")
 test: setup browser-deps
-	@for d in tests/*/; do case " $(GROUP1) $(GROUP2) $(GROUP3) " in *" $${d%/} "*) ;; \
-	  *) echo "$${d%/} is in no test group of the Makefile: add it"; exit 1;; esac; done
-	$(PY) -m pytest -q $(GROUP1)
-	$(PY) -m pytest -q $(GROUP2)
-	$(PY) -m pytest -q $(GROUP3)
+	$(PY) -m pytest -q
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,6 @@ from PIL import Image
 from seefood.data import make_sample_dataset
 
 SAMPLE_CLASSES = ("donut", "pizza", "salad", "sushi")
-
-# Twice (not always), a full single-process run died with SIGSEGV at the test that starts a subprocess,
-# after ~250 tests had loaded torch, OpenVINO, NNCF and ONNX Runtime thread pools into the one pytest
-# process; runs of smaller groups never did. CPython 3.11 spawns children with vfork(), during which the parent's other threads keep
-# running in the shared address space; plain fork+exec is the documented escape hatch (Python 3.11+).
-if hasattr(subprocess, "_USE_VFORK"):
-    subprocess._USE_VFORK = False
-
 
 @pytest.fixture(scope="session")
 def sample_data(tmp_path_factory: pytest.TempPathFactory) -> Path:

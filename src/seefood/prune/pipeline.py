@@ -34,6 +34,7 @@ from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
 from seefood.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, save_checkpoint, update_meta
 from seefood.train.config import TrainConfig, resolve_device
 from seefood.versions import library_versions
+from seefood.workers import loader_workers
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...
     batch = cpu_batch(data.batch_size)  # pruning (and so the importance pass) runs on the CPU
     picks = rng.permutation(len(train))[: config.grad_batches * batch]
     dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=config.workers)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=loader_workers(config.workers))
     return list(loader)
 
 

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from seefood.train.distributed import DistEnv
+from seefood.workers import loader_workers
 
 _EPOCH_STRIDE = 1_000_003  # keeps (seed, epoch) pairs from colliding
 
@@ -30,7 +31,7 @@ def _loader(dataset: Dataset[Any], batch_size: int, workers: int, pin: bool, see
     generator = torch.Generator()
     generator.manual_seed(seed)  # also keeps loaders from drawing from (and shifting) the global RNG
     return DataLoader(
-        dataset, batch_size=batch_size, num_workers=workers, pin_memory=pin, worker_init_fn=seed_worker,
+        dataset, batch_size=batch_size, num_workers=loader_workers(workers), pin_memory=pin, worker_init_fn=seed_worker,
         generator=generator, persistent_workers=False, **kw,
     )
 

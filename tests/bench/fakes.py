@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,29 @@ from seefood.metadata import ModelMeta
 from seefood.preprocessing import Preprocessing
 
 PRE = Preprocessing(resize=20, crop=16)  # small images keep the tests fast
+
+
+class FakeClock:
+    """A clock that only moves when something sleeps on it: timed assertions that no loaded machine can flake.
+
+    `patch(monkeypatch, *modules)` gives each module a `time` whose perf_counter/monotonic read this clock
+    and whose sleep advances it (the real `time` module is left alone).
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+    def read(self) -> float:
+        return self.now
+
+    def patch(self, monkeypatch: Any, *modules: types.ModuleType) -> FakeClock:
+        fake = types.SimpleNamespace(perf_counter=self.read, monotonic=self.read, time=self.read, sleep=self.sleep)
+        for module in modules:
+            monkeypatch.setattr(module, "time", fake)
+        return self
 
 
 def red_level(index: int) -> int:

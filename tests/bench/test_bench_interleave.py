@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from seefood.bench import interleave
 from seefood.bench.interleave import interleaved_latency, interleaved_times
 from seefood.cli.main import app
 from seefood.errors import ConfigError
-from tests.bench.fakes import make_artifact, meta_for
+from tests.bench import fakes
+from tests.bench.fakes import FakeClock, make_artifact, meta_for
 
 CLASSES = ("a", "b")
 
@@ -30,13 +32,15 @@ def test_rounds_alternate_between_the_calls() -> None:
     assert [len(t) for t in blocks] == [4, 4]
 
 
-def test_a_slower_artifact_gets_a_ratio_above_one(tmp_path: Path) -> None:
+def test_a_slower_artifact_gets_a_ratio_above_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the fake runtimes sleep on a fake clock that interleave reads: the ratio is exact on any machine
+    FakeClock().patch(monkeypatch, interleave, fakes)
     fast = make_artifact(tmp_path, "fast", meta_for(CLASSES, delay_ms=1.0))
     slow = make_artifact(tmp_path, "slow", meta_for(CLASSES, delay_ms=6.0))
     report = interleaved_latency([fast, slow], rounds=4, warmup=1, threads=1, block=3)
     first, second = report.rows
     assert first.ratio == 1.0 and first.within_noise_of_first
-    assert second.ratio > 2.0 and not second.within_noise_of_first
+    assert second.ratio == pytest.approx(6.0) and not second.within_noise_of_first
     assert report.to_dict()["rows"][1]["latency"]["runs"] == 12
 
 

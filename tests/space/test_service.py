@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +58,12 @@ def test_rejections_are_logged_and_later_requests_work(service: SpaceService, ba
 
 @dataclass
 class SlowRuntime:
-    """A Runtime that takes `delay` seconds per batch (or raises), for the timeout and failure paths."""
+    """A Runtime that, once `gate` is set, blocks on it until the test opens it (or raises): the timeout and
+    failure paths, with no wall-clock assertion that a loaded machine could flake."""
 
     meta: ModelMeta
-    delay: float = 0.0
+    gate: threading.Event | None = None  # run() waits until it is set (at most 60 s), then sets `finished`
+    finished: threading.Event = field(default_factory=threading.Event)
     fail: bool = False
     path: Path = Path(".")
     device: str = "cpu"
@@ -71,7 +73,9 @@ class SlowRuntime:
     def run(self, batch: np.ndarray) -> np.ndarray:
         if self.fail:
             raise RuntimeError("the session broke")
-        time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait(timeout=60.0)
+            self.finished.set()
         return np.zeros((batch.shape[0], len(self.meta.class_names)), dtype=np.float32)
 
     def sync(self) -> None:
@@ -82,11 +86,12 @@ def test_slow_requests_time_out_with_a_message(service: SpaceService, tiny_image
                                                tmp_path: Path) -> None:
     slow = SpaceService(service.root, replace(service.settings, timeout_s=0.2),
                         SlowRuntime(service.runtime.meta), tmp_path / "slow.sqlite")
-    slow.runtime.delay = 2.0  # after the warm-up
-    started = time.perf_counter()
+    gate = slow.runtime.gate = threading.Event()  # after the warm-up: the model now runs until the gate opens
     with pytest.raises(UploadError, match="took longer than 0.2 s"):
         slow.classify(tiny_images["rgb.jpg"])
-    assert time.perf_counter() - started < 1.5  # the caller is answered, not held for the whole 2 s
+    assert not slow.runtime.finished.is_set()  # the caller was answered while the model was still running
+    gate.set()
+    assert slow.runtime.finished.wait(timeout=60.0)
     slow.close()
     assert read_rows(tmp_path / "slow.sqlite")[0].error.startswith("The photo took longer")
 

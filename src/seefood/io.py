@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from seefood.errors import OutputExistsError
+
+log = logging.getLogger(__name__)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -83,27 +87,100 @@ def dir_size(path: str | os.PathLike[str]) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
 
+OUTPUTS_RECORD = ".seefood-outputs.json"  # the top-level names a command wrote into its output folder
+
+
+def _own_name(name: object) -> bool:
+    """A plain entry name (no separator, no `..`): a tampered record cannot point outside the folder."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and os.sep not in name
+
+
+def force_deletions(out: str | os.PathLike[str], written: Iterable[str]) -> list[Path]:
+    """What `--force` may delete in an existing output folder: the one policy every command asks.
+
+    Only what this run writes (`written`, top-level names) and what an earlier seefood run recorded in
+    OUTPUTS_RECORD as written by it; anything else stays (a Space's logs/, a user's notes).
+    """
+    out = Path(out)
+    names = {n for n in written if _own_name(n)} | {OUTPUTS_RECORD}
+    try:
+        earlier = read_json(out / OUTPUTS_RECORD).get("written", [])
+    except (OSError, ValueError, AttributeError):
+        earlier = []  # no record (an older seefood, or not ours): only this run's names
+    names |= {n for n in earlier if _own_name(n)}
+    return [out / n for n in sorted(names) if (out / n).exists() or (out / n).is_symlink()]
+
+
+def remove_path(path: Path) -> None:
+    """Delete a file, link or folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _staging_dir(path: Path) -> Path:
+    """A hidden `.NAME.PID.xxxx.tmp` folder beside `path`; the PID tells a later run whether it is stale."""
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_staging(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove hidden staging folders of `path` whose process is gone (a SIGKILL, a power cut); say so."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed = []
+    for candidate in sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")):
+        pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
+        if not candidate.is_dir() or candidate.is_symlink() or (pid.isdigit() and _alive(int(pid))):
+            continue  # a file's atomic-write temp, or the staging folder of a run still going
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+        log.warning("removed %s: the staging folder of an interrupted run (process %s is gone)", candidate,
+                    pid if pid.isdigit() else "unknown")
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temp folder beside `path`; on success it replaces `path` in (almost) one rename.
+    """Yield a hidden staging folder beside `path`; on success its entries move into `path`.
 
-    An existing `path` is an error unless `overwrite`; on failure the temp folder is removed
-    and the old `path` is left untouched.
+    An existing `path` is an error unless `overwrite` (--force), and then only what `force_deletions` allows
+    is replaced: the rest of the folder stays. On failure the staging folder is removed and `path` is left
+    untouched; staging folders that an earlier, killed run left behind are removed first.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists: pass --force to replace it, or choose another path")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    remove_stale_staging(path)
+    tmp = _staging_dir(path)
     try:
         yield tmp
+        written = sorted(p.name for p in tmp.iterdir())
+        atomic_write_json(tmp / OUTPUTS_RECORD, {"written": written})
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-    os.replace(tmp, path)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if not path.is_dir() or path.is_symlink():
+        if path.exists() or path.is_symlink():
+            remove_path(path)  # a file where the folder goes: --force replaces it whole
+        os.replace(tmp, path)
+        return
+    trash = _staging_dir(path)
+    for victim in force_deletions(path, written):
+        os.replace(victim, trash / victim.name)
+    for entry in tmp.iterdir():
+        os.replace(entry, path / entry.name)
+    tmp.rmdir()
+    shutil.rmtree(trash, ignore_errors=True)

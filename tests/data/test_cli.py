@@ -28,7 +28,9 @@ def test_sample_writes_then_refuses_to_overwrite_without_force(tmp_path: Path) -
     assert len(list((out / "train").rglob("*.jpg"))) == 2 * 5 and len(list((out / "test").rglob("*.jpg"))) == 5
     again = runner.invoke(_app(), args)
     assert again.exit_code == 1 and "--force" in again.output
+    (out / "README.txt").write_text("my notes")
     assert runner.invoke(_app(), [*args, "--force", "--seed", "3"]).exit_code == 0
+    assert (out / "README.txt").read_text() == "my notes"  # --force replaces only what the command writes
 
 
 def test_bad_sample_option_is_a_usage_error(tmp_path: Path) -> None:

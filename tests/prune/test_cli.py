@@ -48,6 +48,19 @@ def test_a_failed_accuracy_rule_exits_1_with_advice(
     assert "smaller --ratio" in result.output
 
 
+def test_a_non_empty_out_needs_force_which_keeps_other_files(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ["prune", str(tiny_checkpoint), "--ratio", "0.3", "--out", str(out), "--finetune-epochs", "0",
+            "--importance", "l2", "--max-drop", "100", *QUICK]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1 and "--force" in refused.output and list(out.iterdir()) == [out / "notes.txt"]
+    result = runner.invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "mine" and (out / PRUNE_JSON).is_file()
+
+
 def test_bad_ratio_is_exit_2(tmp_path: Path, tiny_checkpoint: Path) -> None:
     result = runner.invoke(app, ["prune", str(tiny_checkpoint), "--ratio", "1.5", "--out", str(tmp_path / "p")])
     assert result.exit_code == 2

@@ -144,6 +144,27 @@ def test_examples_from_a_folder_and_force(tmp_path: Path, decision: Path) -> Non
         build_space(SpaceConfig(decision=decision, out=tmp_path / "s2", examples=tmp_path / "ex" / "b", verify=False))
 
 
+def test_a_rebuild_with_force_keeps_the_monitoring_log(tmp_path: Path, decision: Path, tiny_images: dict[str, Path]
+                                                      ) -> None:
+    from seefood.space.predlog import read_rows
+    from seefood.space.service import SpaceService
+
+    out = tmp_path / "space"
+    args = ["space", "build", str(decision), "--out", str(out), "--no-verify", "--num-examples", "3"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    served = SpaceService.from_folder(out)  # the Space as `seefood space serve` runs it: logs/predictions.sqlite
+    served.classify(tiny_images["rgb.jpg"])
+    served.close()
+    log = out / "logs" / "predictions.sqlite"
+    assert len(read_rows(log)) == 1
+    (out / "examples" / "stale.png").write_bytes(b"from the earlier build")
+    result = CliRunner().invoke(app, [*args[:-1], "2", "--force"])
+    assert result.exit_code == 0, result.output
+    assert len(read_rows(log)) == 1  # the monitoring history survives the rebuild
+    assert len(list((out / "examples").iterdir())) == 2  # what the build writes is replaced whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 def test_build_cli(tmp_path: Path, decision: Path) -> None:
     out = tmp_path / "space"
     args = ["space", "build", str(decision), "--out", str(out), "--no-verify", "--num-examples", "2"]

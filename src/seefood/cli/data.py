@@ -26,7 +26,7 @@ def sample(
     per_class_test: Annotated[int, typer.Option(help="Test images per class.")] = DEFAULT_SAMPLE.per_class_test,
     size: Annotated[int, typer.Option(help="Image side in pixels.")] = DEFAULT_SAMPLE.size,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes identical files.")] = DEFAULT_SAMPLE.seed,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace what an earlier `data sample` wrote in OUT (other files stay).")] = False,
 ) -> None:
     """Write the generated food-like sample dataset to OUT."""
     setup_logging()

@@ -34,7 +34,7 @@ def build(
     license: Annotated[str, typer.Option(help="Hugging Face license id for the front matter.")] = _B["license"],
     num_examples: Annotated[int, typer.Option(help="How many example images.")] = _B["num_examples"],
     threads: Annotated[int | None, typer.Option(help="Runtime threads in the Space [default: all cores].")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing --out folder.")] = _B["force"],
+    force: Annotated[bool, typer.Option(help="Replace what an earlier build wrote in --out (logs/ stays).")] = _B["force"],
     verify: Annotated[bool, typer.Option(help="Classify the examples in a torch-free interpreter first.")] = (
         _B["verify"]),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from rich.console import Console
 from torch import nn
 
 from seefood.errors import ConfigError, DataError, OutputExistsError
-from seefood.io import atomic_write_json, to_jsonable
+from seefood.io import atomic_write_json, force_deletions, remove_path, to_jsonable
 from seefood.metadata import ModelMeta
 from seefood.models import create_model
 from seefood.prune.config import PRUNE_JSON, PruneConfig
@@ -44,18 +43,15 @@ MAX_WARMUP_EPOCHS = 0.5  # recovery starts from trained weights: a short warm-up
 
 
 def prepare_out(config: PruneConfig) -> Path:
-    """DIR, checked (and cleared of an earlier run's outputs with --force)."""
+    """DIR, checked: a non-empty DIR needs --force, which then clears only what a prune run writes."""
     out = config.out
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"--out {out} is a file: choose a folder path")
-    earlier = [out / name for name in OUTPUTS if (out / name).exists()]
-    if earlier and not config.force:
-        raise OutputExistsError(f"{out} holds an earlier prune run: pass --force to replace it, or choose another --out")
-    for path in earlier:
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    if out.is_dir() and any(out.iterdir()) and not config.force:
+        raise OutputExistsError(f"{out} is not empty: pass --force to replace an earlier prune run there "
+                                f"(other files stay), or choose another --out")
+    for path in force_deletions(out, OUTPUTS) if out.is_dir() else []:
+        remove_path(path)
     out.mkdir(parents=True, exist_ok=True)
     return out
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seefood.errors import BackendMissingError, ConfigError, DataError, SeefoodError
+from seefood.io import OUTPUTS_RECORD
 from seefood.space.reference import SPACE_RECORD
 
 log = logging.getLogger(__name__)
-PUSH_IGNORE = ["logs/*", "logs/**", "__pycache__/*", "**/__pycache__/*", "*.pyc", "*.sqlite*"]
+PUSH_IGNORE = ["logs/*", "logs/**", "__pycache__/*", "**/__pycache__/*", "*.pyc", "*.sqlite*", OUTPUTS_RECORD]
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

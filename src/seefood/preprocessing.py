@@ -87,6 +87,31 @@ class Preprocessing:
         return np.stack([self.apply(as_pil(im)) for im in images]).astype(np.float32, copy=False)
 
 
+@dataclass(frozen=True)
+class PixelLimits:
+    """The size of photo that every command and the Space accept: one policy, read from the header.
+
+    `seefood predict`, the bench and evaluation loaders (via `seefood.data.check_images`) and the Space's
+    upload checks all ask `problem`, so an image is refused or classified the same way everywhere.
+    """
+
+    max_pixels: int = 40_000_000  # width * height: a 169 MP PNG of 0.5 MB would take 1.4 GB decoded
+    min_side: int = 16  # smaller images carry no usable detail
+
+    def __post_init__(self) -> None:
+        if self.max_pixels <= 0 or self.min_side <= 0:
+            raise ValueError(f"pixel limits must be positive, got {self}")
+
+    def problem(self, width: int, height: int) -> str | None:
+        """Why a `width` x `height` image is refused (None when it is accepted)."""
+        if width * height > self.max_pixels:
+            return (f"{width}x{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
+                    f"{self.max_pixels / 1e6:.0f} MP")
+        if min(width, height) < self.min_side:
+            return f"only {width}x{height} pixels; a photo needs at least {self.min_side} pixels on each side"
+        return None
+
+
 def as_pil(image: Any) -> Image.Image:
     """Accept a PIL image or an HxW / HxWx3 / HxWx4 uint8 array."""
     if isinstance(image, Image.Image):

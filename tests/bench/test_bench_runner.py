@@ -177,3 +177,12 @@ def test_single_artifact_folder_and_missing_reference(setup: tuple[Path, Path], 
     run = run_bench(quick((lone / "a-good",), data, tmp_path / "report"))
     assert [r.name for r in run.rows] == ["a-good"] and run.rows[0].reference is None and run.rows[0].ok
     assert "No fp32 reference" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_eval_set_leaves_out_what_the_space_would_refuse(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = make_eval_data(tmp_path / "data", CLASSES, per_class=2)
+    tiny = data / "test" / CLASSES[0] / "tiny.png"
+    Image.new("RGB", (8, 6), (20, 100, 50)).save(tiny)  # refused by the Space: not benched either
+    evalset = load_eval_set(data)
+    assert tiny not in {s.path for s in evalset.samples} and len(evalset) == 2 * len(CLASSES)
+    assert f"leaving out {tiny}: only 8x6 pixels" in caplog.text

@@ -15,7 +15,7 @@ def write_images(folder: Path, count: int, ext: str = ".jpg", start: int = 0) ->
     for i in range(start, start + count):
         rng = np.random.default_rng(i)
         path = folder / f"img{i:03d}{ext}"
-        Image.fromarray(rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8)).save(path)
+        Image.fromarray(rng.integers(0, 256, size=(16, 20, 3), dtype=np.uint8)).save(path)
         paths.append(path)
     return paths
 

@@ -32,13 +32,25 @@ def test_check_images_splits_good_from_bad(tmp_path: Path, tiny_images: dict[str
     samples = [Sample(p, 0) for p in tiny_images.values()] + [Sample(p, 1) for p in damaged.values()]
     with caplog.at_level(logging.WARNING):
         good, bad = check_images(samples)
-    assert good == tuple(samples[: len(tiny_images)])
-    assert {b.path for b in bad} == set(damaged.values())
+    too_small = {tiny_images["one_pixel.bmp"], tiny_images["wide.webp"]}  # the Space refuses them too
+    assert good == tuple(s for s in samples[: len(tiny_images)] if s.path not in too_small)
+    assert {b.path for b in bad} == set(damaged.values()) | too_small
     reasons = {b.path.stem: b.reason for b in bad}
     assert reasons["empty"] == "empty file" and "truncated" in reasons["truncated"].lower()
+    assert reasons["wide"] == "only 120x8 pixels; a photo needs at least 16 pixels on each side"
     assert all(str(p) in caplog.text for p in damaged.values())
-    with pytest.raises(DataError, match=r"3 image\(s\) cannot be decoded.*empty.jpg.*--strict"):
+    with pytest.raises(DataError, match=r"5 image\(s\) cannot be used.*empty.jpg.*--strict"):
         check_images(samples, strict=True)
+
+
+def test_the_pixel_cap_is_read_from_the_header_without_decoding(tmp_path: Path) -> None:
+    from seefood.preprocessing import PixelLimits
+    from tests.space.helpers import png_header_only
+
+    bomb = png_header_only(tmp_path / "bomb.png", 13_000, 13_000)  # 169 MP in a few bytes: never decoded
+    good, bad = check_images([Sample(bomb, 0)])
+    assert good == () and bad[0].reason == "13000x13000 pixels (169 MP); the limit is 40 MP"
+    assert check_images([Sample(bomb, 0)], limits=PixelLimits(max_pixels=200_000_000))[1][0].reason != bad[0].reason
 
 
 def test_load_data_leaves_bad_files_out_or_fails_when_strict(tmp_path: Path) -> None:

@@ -158,3 +158,19 @@ def test_records_and_loading_do_not_import_torch() -> None:
 
     code = "import sys, seefood.data; assert 'torch' not in sys.modules and 'torchvision' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_files_that_are_not_images_are_skipped_with_a_word(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from PIL import Image
+
+    root = write_tree(tmp_path, {"train/cat": 3, "train/dog": 3, "test/cat": 1, "test/dog": 1})
+    Image.new("RGB", (32, 32)).save(root / "train" / "cat" / "party.gif")
+    (root / "train" / "dog" / ".DS_Store").write_bytes(b"hidden files stay silent")
+    with caplog.at_level(logging.WARNING, logger="seefood.data"):
+        data = load_data(str(root), val_fraction=0.0)
+    assert data.counts()["train"] == [3, 3]
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1 and "party.gif" in skipped[0] and ".gif" in skipped[0] and "JPEG" in skipped[0]
+    assert "no-check" not in caplog.text  # no flag of that name exists

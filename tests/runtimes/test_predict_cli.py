@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -42,3 +43,51 @@ def test_a_file_that_is_not_an_image_is_a_clear_error(onnx_artifact: Path, tmp_p
     assert missing.exit_code == 1 and "is not a file" in " ".join(missing.output.split())
     zero = runner.invoke(app, ["predict", str(onnx_artifact), str(bad), "--top", "0"])
     assert zero.exit_code == 2 and "--top" in zero.output
+
+
+def test_photos_outside_the_spaces_pixel_limits_are_refused_before_the_model_loads(
+    onnx_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seefood.runtimes import classify
+    from tests.space.helpers import png_header_only
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded for a refused photo")
+
+    monkeypatch.setattr(classify, "load_runtime", no_model)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 6)).save(tiny)  # the Space refuses it: so does predict
+    small = runner.invoke(app, ["predict", str(onnx_artifact), str(tiny)])
+    assert small.exit_code == 1 and "at least 16 pixels" in " ".join(small.output.split())
+    bomb = png_header_only(tmp_path / "bomb.png", 13_000, 13_000)  # 169 MP, 0 decoded bytes
+    big = runner.invoke(app, ["predict", str(onnx_artifact), str(bomb)])
+    assert big.exit_code == 1 and "the limit is 40 MP" in " ".join(big.output.split())
+
+
+def test_photos_are_decoded_a_batch_at_a_time(onnx_artifact: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from seefood.runtimes import classify
+
+    live: list[int] = []
+    real_top_k = classify.top_k
+
+    def counting_top_k(runtime: object, photos: list[Image.Image], k: int) -> object:
+        live.append(len(photos))
+        return real_top_k(runtime, photos, k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(classify, "top_k", counting_top_k)
+    paths = [_photo(tmp_path / f"{i}.png", i % 3) for i in range(5)]
+    results = classify.classify_files(classify.PredictConfig(onnx_artifact, tuple(paths), top=1, threads=1,
+                                                             batch_size=2))
+    assert live == [2, 2, 1] and [r.path for r in results] == paths
+
+
+def test_a_big_jpeg_is_decoded_at_the_size_the_model_needs(tmp_path: Path) -> None:
+    from seefood.runtimes.classify import open_photo
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.jpg"
+    Image.fromarray(rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)).save(path, quality=85)
+    drafted = open_photo(path, draft=64)
+    assert drafted.mode == "RGB" and min(drafted.size) >= 64 and drafted.size[0] * drafted.size[1] <= 250 * 188
+    assert open_photo(path).size == (2000, 1500)  # without a target size: the full photo

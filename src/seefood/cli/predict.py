@@ -19,12 +19,13 @@ def predict(
     top: Annotated[int, typer.Option(help="Labels to show per photo.")] = 5,
     device: Annotated[str, typer.Option(help="cpu or cuda (gpu: an Intel GPU for OpenVINO).")] = "cpu",
     threads: Annotated[int | None, typer.Option(help="Intra-op threads (default: all cores).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Photos decoded and classified at a time.")] = 8,
 ) -> None:
-    """Print the most likely labels of each photo."""
+    """Print the most likely labels of each photo (photos outside the Space's pixel limits are refused)."""
     from seefood.runtimes.classify import PredictConfig, classify_files
 
     results = classify_files(PredictConfig(artifact=artifact, images=tuple(images), top=top, device=device,
-                                           threads=threads))
+                                           threads=threads, batch_size=batch_size))
     table = Table(title=f"{artifact}", box=box.SIMPLE_HEAD)
     for col in ("image", "rank", "label", "probability"):
         table.add_column(col, justify="right" if col in ("rank", "probability") else "left")

@@ -10,17 +10,22 @@ from PIL import Image, UnidentifiedImageError
 
 from seefood.data.records import BadImage, Sample
 from seefood.errors import DataError
+from seefood.preprocessing import PixelLimits
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 10  # bad files named in an error message; the log has all of them
 
 
-def decode_problem(sample: Sample) -> str | None:
-    """Why `sample` cannot be decoded (None when it decodes fully)."""
+def decode_problem(sample: Sample, limits: PixelLimits | None = None) -> str | None:
+    """Why `sample` cannot be used (None when it decodes fully): unreadable, or refused by the pixel policy
+    (read from the header, so a decompression bomb is never decoded)."""
     try:
         if sample.path.stat().st_size == 0:
             return "empty file"
         with Image.open(sample.path) as im:
+            refused = (limits or PixelLimits()).problem(*im.size)
+            if refused is not None:
+                return refused
             im.verify()  # structure and checksums (PNG CRCs)
         with Image.open(sample.path) as im:
             im.load()  # the real decode: catches truncated JPEG data that verify() accepts
@@ -35,23 +40,23 @@ def decode_problem(sample: Sample) -> str | None:
 
 
 def check_images(
-    samples: Sequence[Sample], strict: bool = False, workers: int = 2
+    samples: Sequence[Sample], strict: bool = False, workers: int = 2, limits: PixelLimits | None = None
 ) -> tuple[tuple[Sample, ...], tuple[BadImage, ...]]:
     """Decode every image: (good, bad). Bad files are logged; `strict=True` raises DataError listing them."""
-    log.info("decoding %d images to find broken files (turn off with check=False / --no-check)", len(samples))
+    log.info("decoding %d images to leave out broken ones and those outside the pixel limits", len(samples))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # PIL releases the GIL while decoding
-        problems = list(pool.map(decode_problem, samples, chunksize=64))
+        problems = list(pool.map(lambda s: decode_problem(s, limits), samples, chunksize=64))
     good = tuple(s for s, p in zip(samples, problems) if p is None)
     bad = tuple(BadImage(s, p) for s, p in zip(samples, problems) if p is not None)
     for b in bad:
-        log.warning("cannot decode %s (%s)", b.path, b.reason)
+        log.warning("leaving out %s: %s", b.path, b.reason)
     if bad and strict:
         listed = "; ".join(f"{b.path} ({b.reason})" for b in bad[:MAX_LISTED])
         more = f" and {len(bad) - MAX_LISTED} more (see the log)" if len(bad) > MAX_LISTED else ""
         raise DataError(
-            f"{len(bad)} image(s) cannot be decoded: {listed}{more}. Fix or delete them, "
+            f"{len(bad)} image(s) cannot be used: {listed}{more}. Fix or delete them, "
             f"or run without --strict to leave them out"
         )
     if bad:
-        log.warning("left out %d undecodable image(s) of %d", len(bad), len(samples))
+        log.warning("left out %d unusable image(s) of %d", len(bad), len(samples))
     return good, bad

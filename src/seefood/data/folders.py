@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from seefood.data.records import Sample
 from seefood.errors import DataError
 
+log = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+IMAGE_NAMES = ("JPEG", "PNG", "BMP", "WebP")  # IMAGE_EXTENSIONS as people name them, for messages
 VAL_NAMES = ("val", "valid", "validation")  # accepted names of the validation split folder
 
 
@@ -27,11 +31,23 @@ def class_folders(root: Path) -> list[str]:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    """Every image under `folder` (nested folders too, hidden ones skipped), sorted for determinism."""
-    found = []
+    """Every image under `folder` (nested folders too, hidden ones skipped), sorted for determinism.
+
+    Other visible files (a GIF, a note) are left out with a warning that names them and says why.
+    """
+    found, skipped = [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found += [p for p in (Path(dirpath) / f for f in filenames) if is_image_file(p)]
+        for path in (Path(dirpath) / f for f in filenames):
+            if is_image_file(path):
+                found.append(path)
+            elif _visible(path):
+                skipped.append(path)
+    if skipped:
+        kinds = sorted({p.suffix.lower() or "no extension" for p in skipped})
+        log.warning("skipped %d file(s) under %s that are not %s images (%s; e.g. %s): convert them to JPEG or "
+                    "PNG to use them", len(skipped), folder, "/".join(IMAGE_NAMES), ", ".join(kinds),
+                    min(skipped).name)
     return sorted(found)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from seefood.errors import DataError
-from seefood.preprocessing import to_rgb
+from seefood.preprocessing import PixelLimits, to_rgb
 
 # formats a browser upload may reasonably be; anything else is refused before decoding
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO")
@@ -34,12 +34,17 @@ class UploadLimits:
     """What the Space accepts; the defaults suit phone photos on a small CPU Space."""
 
     max_bytes: int = 20 * 1024 * 1024  # file size limit (also given to gradio's max_file_size)
-    max_pixels: int = 40_000_000  # width * height limit, checked from the header before decoding
-    min_side: int = 16  # smaller images carry no usable detail
+    max_pixels: int = PixelLimits.max_pixels  # width * height limit, checked from the header before decoding
+    min_side: int = PixelLimits.min_side  # smaller images carry no usable detail
 
     def __post_init__(self) -> None:
         if self.max_bytes <= 0 or self.max_pixels <= 0 or self.min_side <= 0:
             raise ValueError(f"upload limits must be positive, got {self}")
+
+    @property
+    def pixels(self) -> PixelLimits:
+        """The pixel policy shared with `seefood predict`, bench and evaluation."""
+        return PixelLimits(self.max_pixels, self.min_side)
 
 
 @dataclass(frozen=True)
@@ -100,13 +105,11 @@ def _open_checked(data: bytes, limits: UploadLimits) -> Image.Image:
         raise UploadError(
             f"{image.format or 'This'} files are not accepted: please upload a JPEG, PNG, WebP, GIF or BMP photo."
         )
-    width, height = image.size
-    if width * height > limits.max_pixels:
+    problem = limits.pixels.problem(*image.size)
+    if problem is not None:
         image.close()
-        raise UploadError(
-            f"The image is {width}x{height} pixels ({width * height / 1e6:.0f} MP); the limit is "
-            f"{limits.max_pixels / 1e6:.0f} MP: please upload a smaller photo."
-        )
+        raise UploadError(f"The image is {problem}: please upload an ordinary photo (at least {limits.min_side} "
+                          f"pixels on each side, at most {limits.max_pixels / 1e6:.0f} MP).")
     return image
 
 
@@ -141,11 +144,6 @@ def load_upload(path: str | os.PathLike[str] | None, limits: UploadLimits | None
         raise UploadError("The image is too large to decode here: please upload a smaller photo.") from None
     finally:
         image.close()
-    if min(rgb.size) < limits.min_side:
-        raise UploadError(
-            f"The image is only {rgb.width}x{rgb.height} pixels: please upload a photo at least "
-            f"{limits.min_side} pixels on each side."
-        )
     if source_mode != "RGB":
         notes.insert(0, f"{source_mode} -> RGB")
     return LoadedImage(

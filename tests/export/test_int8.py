@@ -19,6 +19,7 @@ from seefood.export.int8 import calibration_source
 from seefood.export.latency import _flag_slow_int8
 from seefood.export.pipeline import run_export
 from seefood.export.report import ArtifactRow
+from seefood.io import OUTPUTS_RECORD
 from seefood.runtimes import read_artifact_meta
 
 
@@ -76,7 +77,8 @@ def test_recipes_are_tried_in_order_until_one_passes(
     meta = read_embedded_metadata(report.out / "torchscript-int8")
     assert meta is not None and meta.precision == "int8"
     assert [a["recipe"] for a in meta.extra["int8"]["attempts"]] == ["scrambled", "copy"]
-    assert sorted(p.name for p in report.out.iterdir()) == ["export.json", "torchscript-fp32", "torchscript-int8"]
+    assert sorted(p.name for p in report.out.iterdir()) == [OUTPUTS_RECORD, "export.json", "torchscript-fp32",
+                                                             "torchscript-int8"]
 
 
 def test_when_no_recipe_passes_the_last_attempt_goes_to_failed(
@@ -90,7 +92,7 @@ def test_when_no_recipe_passes_the_last_attempt_goes_to_failed(
     assert "scrambled" in (row.reason or "") and "calibrator ran out of memory" in (row.reason or "")
     assert read_artifact_meta(report.out / "failed" / "torchscript-int8").extra["int8"]["recipe"] == "scrambled"
     assert not report.ok
-    assert not [p for p in report.out.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in report.out.iterdir() if p.name.startswith(".")] == [OUTPUTS_RECORD]  # no staging
 
 
 def test_missing_quantize_package_is_a_clear_row(

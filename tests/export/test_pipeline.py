@@ -12,7 +12,7 @@ from seefood.export import read_embedded_metadata
 from seefood.export.config import ExportConfig
 from seefood.export.pipeline import run_export
 from seefood.export.report import ExportReport
-from seefood.io import sha256_file
+from seefood.io import OUTPUTS_RECORD, sha256_file
 from seefood.runtimes import ARTIFACT_META, load_runtime, read_artifact_meta
 
 from .conftest import QUICK
@@ -52,7 +52,7 @@ def test_layout_matches_what_bench_discovers(exported: ExportReport, checkpoint:
     found = sorted(p.parent.name for p in out.glob(f"*/{ARTIFACT_META}"))
     assert found == sorted(PASSING)
     assert not (out / "failed").exists()
-    assert not [p for p in out.iterdir() if p.name.startswith(".")], "staging folders left behind"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [OUTPUTS_RECORD], "staging folders left behind"
     data = json.loads((out / "export.json").read_text())
     assert data["checkpoint"] == str(checkpoint.resolve())
     assert data["parity_data"] == str(sample_data.resolve())  # the checkpoint's dataset (its test split is used)

@@ -22,7 +22,7 @@ def _parity(ref: np.ndarray, labels: list[int]) -> ParitySet:
 
 def test_numbers_of_a_perfect_copy() -> None:
     ref = np.eye(4, dtype=np.float32) * 5
-    result = compare_logits(ref.copy(), _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0))
+    result = compare_logits(ref.copy(), _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0, min_confident=50))
     assert result.passed and result.top1_agreement == 1.0 and result.max_abs_diff == 0.0
     assert result.accuracy == result.reference_accuracy == 1.0 and result.accuracy_drop == 0.0
 
@@ -32,10 +32,10 @@ def test_every_miss_is_collected_into_one_result() -> None:
     got = ref.copy()
     got[0] = [0, 9, 0, 0]  # disagrees on one photo (and gets it wrong)
     got[1, 1] = np.nan  # numpy argmax picks the NaN: still class 1
-    result = compare_logits(got, _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0))
+    result = compare_logits(got, _parity(ref, [0, 1, 2, 3]), ParityThresholds(0.99, 1.0, min_confident=50))
     assert not result.passed and len(result.failures) == 3  # non-finite, agreement, accuracy drop
     assert result.top1_agreement == 0.75 and result.accuracy_drop == pytest.approx(25.0)
-    with pytest.raises(ParityError, match="non-finite.*agreement 75.00%.*drops 25.00 points"):
+    with pytest.raises(ParityError, match="non-finite.*agreement 75.00%.*drops 25.00 ± 25.00 points over 4 photos"):
         result.raise_for_failures("onnx-int8")
     assert result.to_dict()["passed"] is False
 
@@ -88,3 +88,68 @@ def test_without_parity_data_or_a_recorded_dataset_it_must_be_given(tmp_path: Pa
     gone = meta.evolve(config={"data": str(tmp_path / "moved-away")})
     with pytest.raises(ConfigError, match="--parity-data"):
         resolve_parity_photos(None, gone)
+
+
+def _competent(n: int = 200, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Reference logits of a competent model: 3/4 of the photos confident and right, 1/4 near-tied."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    ref = rng.normal(0, 0.3, (n, classes)).astype(np.float32)
+    confident = np.arange(n) < 3 * n // 4
+    ref[np.arange(n), labels] += np.where(confident, 6.0, 0.0)
+    runner_up = (labels + 1) % classes
+    tied = ~confident
+    ref[tied, labels[tied]] = 1.0  # near-ties: the right class by 0.05 over the runner-up
+    ref[tied, runner_up[tied]] = 0.95
+    return ref, labels
+
+
+def _gate(**changes: float) -> ParityThresholds:
+    return ParityThresholds(**{"min_agreement": 0.97, "max_drop": 1.0, **changes})  # type: ignore[arg-type]
+
+
+def test_near_tie_flips_that_change_no_accuracy_pass_the_confident_gate() -> None:
+    """A competent model's int8 copy flips near-ties both ways: raw agreement 90 %, accuracy unchanged."""
+    ref, labels = _competent()
+    got = ref.copy()
+    tied = np.flatnonzero(np.arange(200) >= 150)
+    flip = tied[:20]  # 20 near-ties flip: 10 wrong -> right would need a wrong reference, so swap 10 each way
+    got[flip[:10], labels[flip[:10]]], got[flip[:10], (labels[flip[:10]] + 1) % 10] = 0.95, 1.0  # right -> wrong
+    ref[flip[10:], labels[flip[10:]]], ref[flip[10:], (labels[flip[10:]] + 1) % 10] = 0.95, 1.0  # reference wrong
+    result = compare_logits(got, _parity(ref, list(labels)), _gate())
+    assert result.top1_agreement == pytest.approx(0.9) and result.accuracy_drop == pytest.approx(0.0)
+    assert result.gate == "confident" and result.confident_count == 150 and result.confident_agreement == 1.0
+    assert result.passed, result.failures
+    assert result.labelled == 200 and result.accuracy_drop_se is not None and result.accuracy_drop_se > 0
+    strict_raw = compare_logits(got, _parity(ref, list(labels)), _gate(min_confident=500))  # too few confident
+    assert strict_raw.gate == "raw-agreement" and not strict_raw.passed
+    assert "only 150 photos are confident" in strict_raw.failures[0]
+
+
+@pytest.mark.parametrize("broken", ["swapped classes", "wrong preprocessing", "broken quantisation"])
+def test_broken_exports_fail_the_gate_loudly(broken: str) -> None:
+    ref, labels = _competent()
+    rng = np.random.default_rng(1)
+    if broken == "swapped classes":  # the class order of the artifact's outputs is reversed
+        got = ref[:, ::-1].copy()
+    elif broken == "wrong preprocessing":  # different inputs: logits of other photos
+        got = ref[rng.permutation(len(ref))].copy()
+    else:  # saturated int8 ranges: logits dominated by noise
+        got = (ref + rng.normal(0, 8.0, ref.shape)).astype(np.float32)
+    result = compare_logits(got, _parity(ref, list(labels)), _gate())
+    assert not result.passed and result.gate == "confident"
+    assert any("confident on (p >= 0.5)" in f for f in result.failures)
+    drop = next(f for f in result.failures if "accuracy drops" in f)
+    assert "over 200 photos" in drop and " ± " in drop
+
+
+def test_paired_standard_error_of_the_drop() -> None:
+    from seefood.export.parity import paired_drop
+
+    labels = np.asarray([0, 0, 0, 0])
+    ref = np.asarray([[1.0, 0.0]] * 4, np.float32)  # right on all four
+    got = np.asarray([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], np.float32)  # wrong on one
+    drop, se = paired_drop(got, ref, labels)
+    assert drop == pytest.approx(25.0)
+    assert se == pytest.approx(100 * np.std([1, 0, 0, 0], ddof=1) / 2)
+    assert paired_drop(got, ref, np.asarray([-1] * 4)) == (None, None)

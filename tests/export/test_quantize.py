@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from seefood.errors import BackendMissingError, ExportError
+from seefood.errors import BackendMissingError, ExportError, ModelError
 from seefood.export.calibration import calibration_batches
 from seefood.export.formats.base import ExportSpec
 from seefood.export.quantize import INT8_RECIPES, Int8Recipe, model_family
@@ -106,14 +106,16 @@ def test_recipe_registry_is_ordered_and_frozen() -> None:
         INT8_RECIPES["onnx"][0].name = "other"  # type: ignore[misc]
 
 
-def test_model_family_uses_the_name_then_the_modules() -> None:
+def test_model_family_is_the_registry_record_and_never_guessed() -> None:
     meta = ModelMeta("tiny", ("a", "b"), get_spec("tiny").preprocessing)
     assert model_family(meta) == "cnn"
     assert model_family(meta.evolve(architecture="vit_b16")) == "transformer"
-    unknown = meta.evolve(architecture="my_vit")
+    assert model_family(meta.evolve(architecture="effnet_lite2")) == "cnn"
+    assert model_family(meta.evolve(architecture="timm/vit_tiny_patch16_224")) == "transformer"
+    assert model_family(meta.evolve(architecture="timm/mobilenetv3_small_050")) == "cnn"
     attention = torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2))
-    assert model_family(unknown, attention) == "transformer"
-    assert model_family(unknown, torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))) == "cnn"
+    with pytest.raises(ModelError, match="unknown model 'my_vit'"):  # no silent CNN/transformer guess
+        model_family(meta.evolve(architecture="my_vit"), attention)
 
 
 @pytest.mark.parametrize("recipe", INT8_RECIPES["onnx"], ids=lambda r: r.name)

@@ -79,10 +79,23 @@ def test_taylor_without_training_images_is_a_config_error() -> None:
 
 
 def test_unknown_architecture_and_importance_are_refused() -> None:
-    with pytest.raises(ModelError, match="prune one of"):
+    with pytest.raises(ModelError, match="unknown model 'resnet50'"):
         get_recipe("resnet50")
+    with pytest.raises(ModelError, match="no pruning recipe for 'timm/vit_tiny_patch16_224' .family transformer.: "
+                                         "prune one of .*or a timm CNN"):
+        get_recipe("timm/vit_tiny_patch16_224")
     with pytest.raises(ConfigError, match="taylor, l2"):
         prune_model(create_model("tiny", 4), "tiny", RATIO, torch.zeros(1, 3, 32, 32), importance="random")
+
+
+def test_timm_cnns_take_the_family_recipe_with_their_residual_blocks() -> None:
+    lite = create_model("effnet_lite2", 4)
+    blocks = get_recipe("effnet_lite2").blocks(lite)
+    # tf_efficientnet_lite2: 21 blocks in 7 stages; the first block of every stage changes width or stride
+    assert len(blocks) == 14 and blocks[0].path == "blocks.1.1" and blocks[0].stage == "blocks.1"
+    mobile = create_model("timm/mobilenetv3_small_050", 4)
+    recipe = get_recipe("timm/mobilenetv3_small_050")
+    assert recipe.blocks(mobile) and recipe.keep(mobile) == [mobile.classifier]
 
 
 def test_head_attention_copy_of_torchvision_attention_is_exact() -> None:

@@ -162,3 +162,24 @@ def test_weights_path_starts_from_a_previous_run(trained: tuple[TrainResult, lis
     frozen = [k for k in before if k.startswith("features.") and "running" not in k and "num_batches" not in k]
     assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
     assert not torch.equal(before["classifier.weight"], after["classifier.weight"])
+
+
+def test_head_epochs_keep_the_backbone_and_its_batchnorm_statistics_fixed(tiny_data: Path, tmp_path: Path) -> None:
+    """The small-data recipe: epoch 1 trains only the head, epoch 2 everything (backbone at a tenth of --lr)."""
+    states: dict[tuple[str, int], dict[str, torch.Tensor]] = {}
+
+    def keep(event: TrainEvent) -> None:
+        if event.kind in ("step", "epoch"):
+            states[(event.kind, event.epoch if event.kind == "epoch" else event.global_step)] = {
+                k: v.detach().clone() for k, v in event.model.state_dict().items()}
+
+    config = fast_config(tiny_data, tmp_path / "r", epochs=2, head_epochs=1, backbone_lr_scale=0.1)
+    train(config, callbacks=[keep], show_progress=False)
+    first_step, after_head, after_all = states[("step", 1)], states[("epoch", 1)], states[("epoch", 2)]
+    backbone = [k for k in first_step if not k.startswith("classifier.") and "num_batches" not in k]
+    assert any("running_mean" in k for k in backbone)
+    assert all(torch.equal(first_step[k], after_head[k]) for k in backbone)  # weights and BN statistics
+    assert not torch.equal(first_step["classifier.weight"], after_head["classifier.weight"])
+    assert not all(torch.equal(after_head[k], after_all[k]) for k in backbone)  # epoch 2 trains the backbone
+    with pytest.raises(ConfigError, match="--head-epochs must be >= 0 and below --epochs"):
+        config.evolve(head_epochs=2)

@@ -40,3 +40,27 @@ def test_no_weight_decay_on_biases_and_norms_and_frozen_parameters_left_out() ->
     plain = [p for g in groups if g["weight_decay"] == 0 for p in g["params"]]
     assert all(p.ndim >= 2 for p in decayed) and all(p.ndim == 1 for p in plain)
     assert not any(p is model[0].weight for g in groups for p in g["params"])
+
+
+def test_backbone_trains_at_a_fraction_of_the_heads_rate() -> None:
+    model = nn.Sequential()
+    model.add_module("features", nn.Conv2d(3, 4, 3))
+    model.add_module("classifier", nn.Linear(4, 2))
+    optimizer = make_optimizer(model, lr=1e-2, weight_decay=0.05, head_prefixes=("classifier.",),
+                               backbone_lr_scale=0.1)
+    rates = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert rates[id(model.classifier.weight)] == rates[id(model.classifier.bias)] == pytest.approx(1e-2)
+    assert rates[id(model.features.weight)] == rates[id(model.features.bias)] == pytest.approx(1e-3)
+    plain = make_optimizer(model, lr=1e-2, weight_decay=0.05, head_prefixes=("classifier.",))
+    assert len(plain.param_groups) == 2  # no split without a scale: checkpoints of older runs still resume
+
+
+def test_head_phase_and_full_phase_each_warm_up_and_decay() -> None:
+    from seefood.train.optim import phased_factor
+
+    factors = [phased_factor(s, steps_per_epoch=4, epochs=5, warmup_epochs=0.5, head_epochs=2) for s in range(20)]
+    assert factors[0] == pytest.approx(0.5) and factors[1] == pytest.approx(1.0)  # head warm-up: 2 steps
+    assert factors[7] < 0.1  # the head phase decays to ~0 by its end (step 8)
+    assert factors[8] == pytest.approx(0.5) and factors[9] == pytest.approx(1.0)  # the full phase warms up again
+    assert all(a >= b for a, b in itertools.pairwise(factors[9:]))
+    assert [phased_factor(s, 4, 5, 0.5, 0) for s in range(20)] == [warmup_cosine_factor(s, 20, 2) for s in range(20)]

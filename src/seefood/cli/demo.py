@@ -9,22 +9,27 @@ import typer
 from rich.table import Table
 
 from seefood.cli.common import cli_errors, make_console, setup_logging
+from seefood.demo import DemoConfig
+
+_D = DemoConfig()
 
 
 @cli_errors
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for data, run, export, report and Space.")] = Path("runs/demo"),
-    model: Annotated[str, typer.Option(help="Model registry key (tiny trains in seconds on a CPU).")] = "tiny",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 8,
+    model: Annotated[str, typer.Option(help="Model registry key (tiny: an untrained CNN, seconds on a CPU).")] = _D.model,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = _D.epochs,
+    image_size: Annotated[int | None, typer.Option(help="Model input size.")] = _D.image_size,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: every core).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing demo folder.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Generate data, train, export every CPU format with int8, bench, pick, and build the Space."""
-    from seefood.demo import DemoConfig, run_demo
+    from seefood.demo import run_demo
 
     setup_logging(verbose)
-    result = run_demo(DemoConfig(out=out, model=model, epochs=epochs, threads=threads, force=force))
+    result = run_demo(DemoConfig(out=out, model=model, epochs=epochs, image_size=image_size, threads=threads,
+                                 force=force))
     console = make_console()
     console.print(compact_table(result.report))
     console.print(result.explanation)

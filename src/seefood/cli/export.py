@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
 
 from seefood.cli.common import cli_errors, make_console, setup_logging
 from seefood.errors import ConfigError
+from seefood.export.config import ExportConfig
+
+# the defaults of ExportConfig's fields (the config itself needs a checkpoint to be built)
+_C = SimpleNamespace(**{f.name: f.default for f in fields(ExportConfig)})
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -41,9 +47,15 @@ def export(
     min_parity_images: Annotated[int, typer.Option(help="Fewer parity photos than this is an error.")] = 200,
     batch: Annotated[str, typer.Option(help="Input batch: 1 (static) or dynamic.")] = "dynamic",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    max_drop: Annotated[float, typer.Option(help="int8: largest allowed top-1 accuracy drop, in points.")] = 1.0,
-    min_agreement: Annotated[float, typer.Option(help="fp32/fp16: required top-1 agreement (fraction).")] = 0.99,
-    min_agreement_int8: Annotated[float, typer.Option(help="int8: required top-1 agreement (fraction).")] = 0.97,
+    max_drop: Annotated[float, typer.Option(help="Largest allowed top-1 accuracy drop on the parity photos, in points.")] = _C.max_drop,
+    min_confident_agreement: Annotated[float, typer.Option(
+        help="Required top-1 agreement on the photos the fp32 model is confident on (fraction).")] = _C.min_confident_agreement,
+    confident_prob: Annotated[float, typer.Option(
+        help="fp32 top-1 probability from which a parity photo counts as confident.")] = _C.confident_prob,
+    min_agreement: Annotated[float, typer.Option(
+        help="fp32/fp16: raw top-1 agreement required when too few photos are confident (fraction).")] = _C.min_agreement,
+    min_agreement_int8: Annotated[float, typer.Option(
+        help="int8: raw top-1 agreement required when too few photos are confident (fraction).")] = _C.min_agreement_int8,
     threads: Annotated[int | None, typer.Option(help="Intra-op threads for every runtime (default: all cores).")] = None,
     latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = 20,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = False,
@@ -60,7 +72,6 @@ def export(
 
     Exit 0 when every requested artifact passed, 1 when some failed, 2 on bad arguments.
     """
-    from seefood.export.config import ExportConfig
     from seefood.export.pipeline import run_export
     from seefood.export.report import summary_table
 
@@ -71,7 +82,8 @@ def export(
         int8_recipes=_names(int8_recipe),
         calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
-        min_agreement_int8=min_agreement_int8, max_drop=max_drop, threads=threads, latency_runs=latency_runs,
+        min_agreement_int8=min_agreement_int8, max_drop=max_drop, min_confident_agreement=min_confident_agreement,
+        confident_prob=confident_prob, threads=threads, latency_runs=latency_runs,
         force=force, prune=prune, prune_data=data, finetune_epochs=finetune_epochs, drop_blocks=drop_blocks,
     )
     if config.prune is not None:

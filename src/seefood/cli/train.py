@@ -48,6 +48,12 @@ def train_command(
     weights: Annotated[str | None, typer.Option(help="auto (imagenet if the model has it), none, imagenet or a local weights PATH", show_default=_d(_T.weights))] = None,
     freeze: Annotated[str | None, typer.Option(help="backbone: train only the head; none: everything", show_default="none")] = None,
     image_size: Annotated[int | None, typer.Option(help="Input size", show_default="the model's crop")] = None,
+    train_size: Annotated[int | None, typer.Option(help="Training crop size (CNNs: smaller trains faster)", show_default="--image-size")] = None,
+    crop_scale: Annotated[float | None, typer.Option(help="Smallest area share a random crop keeps", show_default=_d(_T.crop_scale))] = None,
+    head_epochs: Annotated[int | None, typer.Option(help="First epochs train only the head (frozen backbone)", show_default=_d(_T.head_epochs))] = None,
+    backbone_lr_scale: Annotated[float | None, typer.Option(help="Backbone LR as a fraction of --lr", show_default=_d(_T.backbone_lr_scale))] = None,
+    freeze_bn: Annotated[bool | None, typer.Option(
+        "--freeze-bn/--no-freeze-bn", help="Keep BatchNorm statistics fixed", show_default=_d(_T.freeze_bn))] = None,
     data: Annotated[str | None, typer.Option(help="sample, food101 or an ImageFolder PATH", show_default=_d(_T.data))] = None,
     data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder", show_default="~/.cache/seefood")] = None,
     subset: Annotated[float | None, typer.Option(help="Keep this fraction of every class", show_default="all")] = None,
@@ -63,7 +69,7 @@ def train_command(
     augment: Annotated[str | None, typer.Option(help="trivial, randaugment or none", show_default=_d(_T.augment))] = None,
     amp: Annotated[str | None, typer.Option(help=f"Mixed precision: {', '.join(AMP_MODES)}", show_default=_d(_T.amp))] = None,
     channels_last: Annotated[bool | None, typer.Option(
-        "--channels-last/--no-channels-last", help="NHWC layout on CUDA", show_default=_d(_T.channels_last))] = None,
+        "--channels-last/--no-channels-last", help="NHWC memory layout", show_default=_d(_T.channels_last))] = None,
     compile: Annotated[bool | None, typer.Option(
         "--compile/--no-compile", help="torch.compile the model", show_default=_d(_T.compile))] = None,
     device: Annotated[str | None, typer.Option(help=", ".join(DEVICES), show_default=_d(_T.device))] = None,
@@ -86,7 +92,9 @@ def train_command(
 
     setup_logging(verbose)
     given = _overrides(
-        model=model, weights=weights, freeze=freeze, image_size=image_size, data=data, data_root=data_root,
+        model=model, weights=weights, freeze=freeze, image_size=image_size, train_size=train_size,
+        crop_scale=crop_scale, head_epochs=head_epochs, backbone_lr_scale=backbone_lr_scale, freeze_bn=freeze_bn,
+        data=data, data_root=data_root,
         subset=subset, classes=classes, val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, grad_clip=grad_clip,
         augment=augment, amp=amp, channels_last=channels_last, compile=compile, device=device, workers=workers,

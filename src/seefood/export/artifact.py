@@ -36,10 +36,13 @@ class ExportContext:
     root: Path  # the staging copy of EXPORT_DIR
 
     def thresholds(self, precision: str) -> ParityThresholds:
-        """int8 has its own agreement bar and an accuracy-drop limit; fp32/fp16 must agree closely."""
-        if precision == "int8":
-            return ParityThresholds(self.config.min_agreement_int8, self.config.max_drop)
-        return ParityThresholds(self.config.min_agreement)
+        """The accuracy-drop and confident-agreement gate; int8 has its own raw-agreement fallback."""
+        c = self.config
+        return ParityThresholds(
+            min_agreement=c.min_agreement_int8 if precision == "int8" else c.min_agreement, max_drop=c.max_drop,
+            min_confident_agreement=c.min_confident_agreement, confident_prob=c.confident_prob,
+            min_confident=c.min_confident,
+        )
 
     def runtime_device(self, fmt: str) -> str:
         """The export device when the format's runtime can use it, else the CPU."""

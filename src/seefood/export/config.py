@@ -32,9 +32,16 @@ class ExportConfig:
     min_parity_images: int = 200  # fewer parity images than this is an error: agreement would be noise
     batch: str = "dynamic"  # "1" (static batch of one) or "dynamic" (any batch size)
     device: str = "cpu"  # where to export and check: cpu or cuda
-    min_agreement: float = 0.99  # fp32/fp16 artifacts: required top-1 agreement with the fp32 model
-    min_agreement_int8: float = 0.97  # int8 artifacts: required top-1 agreement
-    max_drop: float = 1.0  # int8 artifacts: largest allowed top-1 accuracy drop, in percentage points
+    # the parity gate (seefood.export.parity.ParityThresholds): every artifact must (a) lose at most max_drop
+    # top-1 points on the parity photos and (b) agree with the fp32 model on >= min_confident_agreement of the
+    # photos where the fp32 model's top-1 probability is >= confident_prob; where fewer than min_confident
+    # photos are that confident (a near-chance model), raw top-1 agreement >= min_agreement(_int8) instead
+    max_drop: float = 1.0  # largest allowed top-1 accuracy drop, in percentage points
+    min_confident_agreement: float = 0.99  # top-1 agreement required on the confident photos
+    confident_prob: float = 0.5  # fp32 softmax top-1 probability from which a photo counts as confident
+    min_confident: int = 50  # fewer confident photos than this: raw agreement is judged instead
+    min_agreement: float = 0.99  # fp32/fp16 artifacts: raw top-1 agreement (only with too few confident photos)
+    min_agreement_int8: float = 0.97  # int8 artifacts: raw top-1 agreement (only with too few confident photos)
     threads: int | None = None  # intra-op threads for every runtime; None: os.cpu_count()
     opset: int = 18  # ONNX opset (>= 18)
     latency_runs: int = 20  # quick b=1 latency: timed runs per artifact after warm-up (0: skip)
@@ -63,7 +70,9 @@ class ExportConfig:
             problems.append(f"--batch must be 1 or dynamic, got {self.batch!r}")
         if self.device not in DEVICE_CHOICES:
             problems.append(f"--device must be cpu or cuda, got {self.device!r}")
-        for name in ("min_agreement", "min_agreement_int8"):
+        if self.min_confident < 1:
+            problems.append(f"min_confident must be >= 1, got {self.min_confident}")
+        for name in ("min_agreement", "min_agreement_int8", "min_confident_agreement", "confident_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} is a fraction between 0 and 1, got {getattr(self, name)}")
         if self.max_drop < 0:

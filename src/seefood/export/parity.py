@@ -27,10 +27,21 @@ BATCH = 32  # images per runtime call; static-batch runtimes split it themselves
 
 @dataclass(frozen=True)
 class ParityThresholds:
-    """What an artifact must reach to pass."""
+    """What an artifact must reach to pass.
 
-    min_agreement: float  # top-1 agreement with the reference, a fraction
+    The gate judges what users care about: (a) the top-1 accuracy drop on the labelled photos, and (b)
+    top-1 agreement on the photos where the fp32 reference is confident (softmax top-1 probability >=
+    `confident_prob`). A competent model's int8 copy flips some near-tied photos without losing accuracy;
+    a broken export (wrong preprocessing, a broken quantisation, a swapped class order) loses accuracy and
+    flips confident photos. Where fewer than `min_confident` photos are confident (a near-chance model),
+    confident agreement cannot be judged, and raw agreement >= `min_agreement` is required instead.
+    """
+
+    min_agreement: float  # raw top-1 agreement, a fraction: required only when too few photos are confident
     max_drop: float | None = None  # largest top-1 accuracy drop in percentage points; None: not checked
+    min_confident_agreement: float = 0.99  # top-1 agreement required on the confident photos
+    confident_prob: float = 0.5  # reference softmax top-1 probability from which a photo counts as confident
+    min_confident: int = 50  # fewer confident photos than this: judge raw agreement instead
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +83,13 @@ class ParityResult:
     # logit error mean an unconfident reference model (near-ties), not a broken artifact.
     reference_margin_p50: float | None = None
     flip_margin_max: float | None = None
+    accuracy_drop_se: float | None = None  # paired standard error of accuracy_drop, in points
+    labelled: int = 0  # photos with a known label (what accuracy and its drop are measured on)
+    confident_prob: float | None = None  # the reference probability that made a photo confident
+    confident_count: int = 0  # photos where the reference was that confident
+    confident_agreement: float | None = None  # top-1 agreement on them (None: no such photo)
+    min_confident_agreement: float | None = None
+    gate: str = "confident"  # "confident": (a) + (b) were judged; "raw-agreement": too few confident photos
 
     @property
     def passed(self) -> bool:
@@ -160,15 +178,27 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
     margins = reference_margins(ref)
     margin_p50 = float(np.median(margins)) if margins.size else None
     flip_max = float(margins[~same].max()) if (~same).any() else None
+    confident = reference_confidence(ref) >= thresholds.confident_prob
+    n_confident = int(confident.sum())
+    confident_agreement = float(same[confident].mean()) if n_confident else None
     acc, ref_acc = accuracy(logits, parity.labels), parity.reference_accuracy
-    drop = None if acc is None or ref_acc is None else 100.0 * (ref_acc - acc)
-    if agreement < thresholds.min_agreement:
-        failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%}"
-                        + (f" (flips at reference margins <= {flip_max:.3g} logits; median margin "
-                           f"{margin_p50:.3g})" if flip_max is not None else ""))
+    drop, drop_se = paired_drop(logits, ref, parity.labels)
+    labelled = int((parity.labels >= 0).sum())
+    flips = (f" (flips at reference margins <= {flip_max:.3g} logits; median margin {margin_p50:.3g})"
+             if flip_max is not None else "")
+    gate = "confident" if n_confident >= thresholds.min_confident else "raw-agreement"
+    if gate == "confident":
+        assert confident_agreement is not None  # n_confident >= min_confident >= 1
+        if confident_agreement < thresholds.min_confident_agreement:
+            failures.append(
+                f"top-1 agreement {confident_agreement:.2%} on the {n_confident} photos the reference is confident "
+                f"on (p >= {thresholds.confident_prob:g}) < required {thresholds.min_confident_agreement:.2%}{flips}")
+    elif agreement < thresholds.min_agreement:
+        failures.append(f"top-1 agreement {agreement:.2%} < required {thresholds.min_agreement:.2%} (only "
+                        f"{n_confident} photos are confident, too few to judge confident agreement){flips}")
     if thresholds.max_drop is not None and drop is not None and drop > thresholds.max_drop:
-        failures.append(f"top-1 accuracy drops {drop:.2f} points ({ref_acc:.2%} -> {acc:.2%}) > allowed "
-                        f"{thresholds.max_drop:.2f}")
+        failures.append(f"top-1 accuracy drops {drop:.2f} ± {drop_se or 0:.2f} points over {labelled} photos "
+                        f"({ref_acc:.2%} -> {acc:.2%}) > allowed {thresholds.max_drop:.2f}")
     return ParityResult(
         n_images=len(parity),
         top1_agreement=agreement,
@@ -183,7 +213,35 @@ def compare_logits(logits: np.ndarray, parity: ParitySet, thresholds: ParityThre
         cosine=mean_cosine(logits, ref),
         reference_margin_p50=margin_p50,
         flip_margin_max=flip_max,
+        accuracy_drop_se=drop_se,
+        labelled=labelled,
+        confident_prob=thresholds.confident_prob,
+        confident_count=n_confident,
+        confident_agreement=confident_agreement,
+        min_confident_agreement=thresholds.min_confident_agreement,
+        gate=gate,
     )
+
+
+def paired_drop(logits: np.ndarray, ref: np.ndarray, labels: np.ndarray) -> tuple[float | None, float | None]:
+    """Reference minus artifact top-1 accuracy in points, and its paired standard error (same photos)."""
+    known = labels >= 0
+    n = int(known.sum())
+    if not n:
+        return None, None
+    d = ((ref[known].argmax(axis=1) == labels[known]).astype(np.float64)
+         - (logits[known].argmax(axis=1) == labels[known]).astype(np.float64))
+    se = float(100.0 * d.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    return float(100.0 * d.mean()), se
+
+
+def reference_confidence(logits: np.ndarray) -> np.ndarray:
+    """Softmax top-1 probability per row (float64, numerically stable)."""
+    if logits.ndim != 2 or not len(logits) or not logits.shape[1]:
+        return np.zeros(len(logits), np.float64)
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return np.asarray(p.max(axis=1) / p.sum(axis=1))
 
 
 def reference_margins(logits: np.ndarray) -> np.ndarray:

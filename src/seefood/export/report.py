@@ -93,11 +93,27 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _confident(parity: dict[str, Any]) -> str:
+    """Agreement on the photos the fp32 model is confident on, with their count ('n/a' when too few)."""
+    if parity.get("confident_agreement") is None:
+        return "-"
+    text = f"{_pct(parity['confident_agreement'])} of {parity.get('confident_count')}"
+    return text if parity.get("gate") == "confident" else f"({text})"
+
+
+def _drop(parity: dict[str, Any]) -> str:
+    """Top-1 points lost against fp32, with the paired standard error."""
+    drop, se = parity.get("accuracy_drop"), parity.get("accuracy_drop_se")
+    if drop is None:
+        return "-"
+    return f"{drop:+.2f}" if se is None else f"{drop:+.2f} ± {se:.2f}"
+
+
 def summary_table(report: ExportReport) -> Group:
     """The rich table printed at the end of `seefood export`, with each row's reason and notes below it."""
     table = Table(title=f"seefood export -> {report.out}", caption=_reference_caption(report), box=box.SIMPLE_HEAD)
     table.add_column("artifact", no_wrap=True)
-    for col in ("MB", "agree", "top-1", "export s", "b=1 ms", "ran"):
+    for col in ("MB", "agree", "conf. agree", "top-1", "drop ± se", "export s", "b=1 ms", "ran"):
         table.add_column(col, justify="right")
     table.add_column("status", no_wrap=True)  # names and statuses are never split, numbers may wrap
     notes: dict[str, list[str]] = {}  # text -> artifacts it applies to (one line for a shared reason)
@@ -107,7 +123,9 @@ def summary_table(report: ExportReport) -> Group:
             r.name,
             "-" if r.size_bytes is None else f"{r.size_bytes / 1e6:.1f}",
             _pct(parity.get("top1_agreement")),
+            _confident(parity),
             _pct(parity.get("accuracy")),
+            _drop(parity),
             "-" if r.export_seconds is None else f"{r.export_seconds:.1f}",
             "-" if r.latency_ms is None else f"{r.latency_ms:.2f}",
             r.precision_ran or "-",
@@ -126,4 +144,6 @@ def _reference_caption(report: ExportReport) -> str:
     n = next((r.parity["n_images"] for r in report.rows if r.parity and "n_images" in r.parity), None)
     if n is None:
         return "no artifact was checked"
-    return f"agree/top-1 on {n} parity photos; fp32 PyTorch top-1 {_pct(refs[0]) if refs else '-'}"
+    prob = next((r.parity["confident_prob"] for r in report.rows if r.parity and r.parity.get("confident_prob")), None)
+    confident = f"; conf. agree: on photos with fp32 top-1 probability >= {prob:g}" if prob is not None else ""
+    return f"agree/top-1 on {n} parity photos; fp32 PyTorch top-1 {_pct(refs[0]) if refs else '-'}{confident}"

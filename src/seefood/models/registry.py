@@ -18,7 +18,7 @@ class ModelSpec:
     """What seefood knows about one architecture."""
 
     name: str  # registry key and CLI value
-    build: Callable[[int], nn.Module]  # builds the torchvision-shaped model for an input size, random weights
+    build: Callable[[int], nn.Module]  # builds the model (ImageNet-shaped head) for an input size, random weights
     preprocessing: Preprocessing  # the eval preprocessing of its pretrained weights
     replace_head: Callable[[nn.Module, int], nn.Module]  # swap the classifier for N classes (in place)
     head_prefixes: tuple[str, ...]  # state-dict prefixes of the classifier (trained with --freeze backbone)
@@ -26,9 +26,25 @@ class ModelSpec:
     description: str = ""
     # adapts pretrained tensors to another input size (ViT's position embeddings); None: not needed
     adapt_state: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    # "cnn" or "transformer": which int8 rules (seefood.export.quantize) and pruning recipe family apply
+    family: str = "cnn"
+    # loads ImageNet weights by another route than a torchvision enum (a pip-packaged file, timm's hub);
+    # it raises ModelError naming the offline alternatives when it cannot
+    imagenet: Callable[[], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+
+    @property
+    def has_pretrained(self) -> bool:
+        """Whether `--weights imagenet` has a source for this model."""
+        return self.imagenet is not None or self.weights_enum is not None
 
     def load_imagenet_weights(self) -> dict[str, Any]:
-        """Download (or read from the torch hub cache) the torchvision ImageNet weights."""
+        """ImageNet weights: the spec's own loader, else torchvision's (downloaded or from the hub cache)."""
+        if self.imagenet is not None:
+            return self.imagenet()
         import torchvision
 
         if self.weights_enum is None:
@@ -45,7 +61,11 @@ class ModelSpec:
             ) from exc
 
 
+FAMILIES = ("cnn", "transformer")
 _REGISTRY: dict[str, ModelSpec] = {}
+# name prefix -> resolver that builds a spec on demand (e.g. "timm/" for any timm classifier)
+_RESOLVERS: dict[str, Callable[[str], ModelSpec]] = {}
+_RESOLVED: dict[str, ModelSpec] = {}  # specs built by a resolver, kept apart from the named registry
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -56,12 +76,23 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+def register_resolver(prefix: str, resolve: Callable[[str], ModelSpec]) -> None:
+    """Let names starting with `prefix` (e.g. "timm/") build their spec on first use."""
+    _RESOLVERS[prefix] = resolve
+
+
 def get_spec(name: str) -> ModelSpec:
-    """Look a model up by name; the error lists the valid names."""
-    try:
+    """Look a model up by name (or resolve a prefixed one such as timm/NAME); the error lists the valid names."""
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}: use one of {', '.join(sorted(_REGISTRY))}") from None
+    if name in _RESOLVED:
+        return _RESOLVED[name]
+    for prefix, resolve in _RESOLVERS.items():
+        if name.startswith(prefix):
+            _RESOLVED[name] = resolve(name)
+            return _RESOLVED[name]
+    prefixes = "".join(f", {p}NAME" for p in sorted(_RESOLVERS))
+    raise ModelError(f"unknown model {name!r}: use one of {', '.join(sorted(_REGISTRY))}{prefixes}")
 
 
 def model_names() -> list[str]:

@@ -42,5 +42,6 @@ VIT_B16 = register(ModelSpec(
     head_prefixes=("heads.",),
     weights_enum="ViT_B_16_Weights.IMAGENET1K_V1",
     description="torchvision ViT-B/16, 86 M parameters",
+    family="transformer",
     adapt_state=_adapt_state,
 ))

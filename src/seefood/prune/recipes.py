@@ -129,6 +129,13 @@ def _mbconv_blocks(model: nn.Module) -> list[Block]:
             if isinstance(m, MBConv) and m.use_res_connect]
 
 
+def _timm_residual_blocks(model: nn.Module) -> list[Block]:
+    # timm's EfficientNet/MobileNet blocks (InvertedResidual, DepthwiseSeparableConv, ...) flag the ones that
+    # add their input back with `has_skip` (stride 1, equal widths); paths are blocks.<stage>.<index>
+    return [Block(path, path.rsplit(".", 1)[0]) for path, m in model.named_modules()
+            if getattr(m, "has_skip", False) is True and path.count(".") == 2]
+
+
 def _encoder_blocks(model: nn.Module) -> list[Block]:
     # every ViT encoder layer is x + attention(x), then + mlp(x): all of them are residual
     from torchvision.models.vision_transformer import EncoderBlock
@@ -139,6 +146,8 @@ def _encoder_blocks(model: nn.Module) -> list[Block]:
 RECIPES: dict[str, PruneRecipe] = {
     "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"), blocks=_mbconv_blocks,
                              notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",)),
+    "effnet_lite2": PruneRecipe(keep=classifier_of("effnet_lite2"), blocks=_timm_residual_blocks,
+                                notes=("conv channels (expansion, depthwise, projection)",)),
     "tiny": PruneRecipe(keep=classifier_of("tiny"), notes=("conv channels",)),
     "vit_b16": PruneRecipe(
         keep=_vit_keep, prepare=convert_attention, heads=attention_heads, unwrapped=_vit_unwrapped,
@@ -149,13 +158,18 @@ RECIPES: dict[str, PruneRecipe] = {
 
 
 def get_recipe(architecture: str) -> PruneRecipe:
-    """The recipe of an architecture; the error names those that can be pruned."""
-    try:
+    """The recipe of an architecture (timm CNNs share one by family); the error names those that can be pruned."""
+    if architecture in RECIPES:
         return RECIPES[architecture]
-    except KeyError:
-        raise ModelError(
-            f"no pruning recipe for {architecture!r}: prune one of {', '.join(sorted(RECIPES))}"
-        ) from None
+    from seefood.models.timm_models import PREFIX
+
+    if architecture.startswith(PREFIX) and get_spec(architecture).family == "cnn":
+        return PruneRecipe(keep=classifier_of(architecture), blocks=_timm_residual_blocks,
+                           notes=("conv channels (timm CNN)",))
+    raise ModelError(
+        f"no pruning recipe for {architecture!r} (family {get_spec(architecture).family}): prune one of "
+        f"{', '.join(sorted(RECIPES))} or a timm CNN (timm/NAME)"
+    )
 
 
 def sync_head_counts(model: nn.Module, num_heads: dict[nn.Module, int]) -> None:

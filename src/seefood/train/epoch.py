@@ -27,7 +27,7 @@ class EpochRunner:
         self.s, self.bars, self.emit = session, bars, emit
         self.global_step = session.progress.global_step
         self.criterion = nn.CrossEntropyLoss(label_smoothing=session.config.label_smoothing)
-        self.params = [p for p in session.model.parameters() if p.requires_grad]
+        self.params = list(session.model.parameters())  # clipping skips the frozen ones (their grad is None)
 
     def _sync(self) -> None:
         if self.s.device.type == "cuda":
@@ -57,7 +57,7 @@ class EpochRunner:
         """Train one epoch; return loss, accuracy, images, seconds and images/s (over all processes)."""
         s, cfg = self.s, self.s.config
         start_epoch(s.train_loader, s.sampler, cfg.seed, epoch)
-        s.train_net.train()
+        s.start_training(epoch)
         steps = len(s.train_loader)
         self.bars.start_epoch(epoch, steps)
         totals = torch.zeros(3, dtype=torch.float64, device=s.device)  # loss sum, correct, images

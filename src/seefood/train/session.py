@@ -57,12 +57,13 @@ class Session:
         self.model: nn.Module = model.to(device)
         if self.shape_plan and not config.resume:
             self.load_weights(Path(config.weights))
-        self.channels_last = device.type == "cuda" and config.channels_last
+        self.channels_last = config.channels_last  # CNNs train ~2x faster NHWC on the CPU too (oneDNN)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         pin = device.type == "cuda"
+        train_pre = self.pre.with_size(config.train_size) if config.train_size else self.pre
         self.train_loader, self.sampler = train_loader(
-            ImageDataset(self.splits.train, train_transform(self.pre, config.augment)),
+            ImageDataset(self.splits.train, train_transform(train_pre, config.augment, (config.crop_scale, 1.0))),
             config.batch_size, config.workers, pin, config.seed, env,
         )
         val_set = ImageDataset(self.splits.val, eval_transform(self.pre))
@@ -73,8 +74,13 @@ class Session:
             if self.splits.test else None
         )
         self.grid = spread_images(val_set, GRID_IMAGES) if env.is_main else (torch.empty(0), [])
-        self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay)
-        self.scheduler = make_scheduler(self.optimizer, len(self.train_loader), config.epochs, config.warmup_epochs)
+        self.head_prefixes = spec.head_prefixes
+        self.optimizer = make_optimizer(self.model, config.lr, config.weight_decay, spec.head_prefixes,
+                                        config.backbone_lr_scale)
+        self.scheduler = make_scheduler(self.optimizer, len(self.train_loader), config.epochs, config.warmup_epochs,
+                                        config.head_epochs)
+        self.trainable = {name for name, p in self.model.named_parameters() if p.requires_grad}
+        self.phase = "all"
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         self.progress = Progress(epoch=0, global_step=0, best_top1=-1.0, best_epoch=0, bad_epochs=0)
         if config.resume:
@@ -83,6 +89,24 @@ class Session:
         self.tb = TensorBoardLog(out / TB, enabled=env.is_main, purge_step=self.progress.global_step)
         if env.is_main and not config.resume:
             self.save(LAST, self.meta({"epoch": 0}), self._boundary_state())  # Ctrl-C in epoch 1 can resume too
+
+    def start_training(self, epoch: int) -> str:
+        """Put the model in training mode for `epoch`: 'head' (frozen backbone) or 'all'; returns the phase."""
+        phase = "head" if epoch <= self.config.head_epochs else "all"
+        if phase != self.phase:
+            for name, param in self.model.named_parameters():
+                param.requires_grad = name in self.trainable and (phase == "all" or name.startswith(self.head_prefixes))
+            self.phase = phase
+            if self.env.enabled:  # DDP fixes its parameter set when built: wrap again for the new phase
+                self.train_net = self._wrap(self.model)
+            log.info("epoch %d trains %s", epoch, "the head only (backbone frozen)" if phase == "head" else "every layer")
+        self.train_net.train()
+        if phase == "head" or self.config.freeze_bn:
+            # a frozen backbone keeps its pretrained BatchNorm statistics (and dropout off) too
+            for name, module in self.model.named_modules():
+                if phase == "head" and name and not f"{name}.".startswith(self.head_prefixes) or isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return phase
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         """DDP across processes, then torch.compile (so the compiler sees DDP's buckets)."""

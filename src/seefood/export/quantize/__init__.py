@@ -6,7 +6,7 @@ parity against the fp32 PyTorch model; each later recipe trades some speed for a
 
 from __future__ import annotations
 
-from seefood.export.quantize.base import ARCHITECTURE_FAMILY, Int8Recipe, QuantizeFn, model_family
+from seefood.export.quantize.base import Int8Recipe, QuantizeFn, model_family
 from seefood.export.quantize.onnx import ONNX_RECIPES
 from seefood.export.quantize.openvino import OPENVINO_RECIPES
 
@@ -16,4 +16,4 @@ INT8_RECIPES: dict[str, list[Int8Recipe]] = {
     "openvino": OPENVINO_RECIPES,
 }
 
-__all__ = ["ARCHITECTURE_FAMILY", "INT8_RECIPES", "Int8Recipe", "QuantizeFn", "model_family"]
+__all__ = ["INT8_RECIPES", "Int8Recipe", "QuantizeFn", "model_family"]

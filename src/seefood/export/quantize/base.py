@@ -31,21 +31,15 @@ class Int8Recipe:
     quantize: QuantizeFn
 
 
-# Architectures whose quantisation follows transformer rules (attention, LayerNorm, GELU); others are CNNs.
-# Unknown architectures (e.g. added later) are classified by looking for attention modules.
-ARCHITECTURE_FAMILY: dict[str, str] = {"effnet_b2": "cnn", "tiny": "cnn", "vit_b16": "transformer"}
-
-
 def model_family(meta: ModelMeta, model: nn.Module | None = None) -> str:
-    """'transformer' or 'cnn', from the architecture name, else from the model's modules."""
-    if meta.architecture in ARCHITECTURE_FAMILY:
-        return ARCHITECTURE_FAMILY[meta.architecture]
-    if model is not None:
-        from torch import nn
+    """'transformer' or 'cnn': the family recorded in the model registry for the checkpoint's architecture.
 
-        if any(isinstance(m, nn.MultiheadAttention) for m in model.modules()):
-            return "transformer"
-    return "cnn"
+    An architecture the registry does not know is an error (ModelError), never a guess: CNN and
+    transformer int8 rules differ, and a wrong guess would only show as a silent accuracy loss.
+    """
+    from seefood.models import get_spec
+
+    return get_spec(meta.architecture).family
 
 
 def require_file(path: Path, what: str) -> Path:

@@ -2,6 +2,7 @@
 # The real run recorded in docs/benchmarks.md: effnet_b2 and vit_b16 trained from scratch (no internet
 # for ImageNet weights here) on the Food-101 sample, exported with int8, pruned, benched on this CPU,
 # picked, and shipped as a Space. Stages can be run one by one: bash scripts/real_run.sh STAGE...
+# The competent model: train-lite2 export-lite2 prune-lite2 bench-lite2 pick-lite2 space-lite2 latency-lite2.
 # (train-effnet train-vit export-effnet export-vit prune bench pick space). Outputs go under runs/.
 # The 288-px effnet_b2 stages (export-288 prune-288 prune-288-d7 latency-288) start from runs/gpu/train/best and
 # runs/gpu/prune/baseline/best, which scripts/gpu_check.sh trains on a lent GPU (see docs/benchmarks.md).
@@ -79,6 +80,36 @@ stage() {
       $SF latency runs/effnet288-prune-0.3-d7-export-baseline-best/failed/openvino-int8 \
         runs/effnet288-prune-0.3-d7-export-checkpoint/failed/openvino-int8 --rounds 80 --block 5 --threads 2 \
         --json runs/latency/prune03d7-ov-int8.json --force ;;
+    # --- EfficientNet-Lite2 from its packaged ImageNet weights: the competent model through the whole path ---
+    train-lite2)
+      $SF train --model effnet_lite2 --weights imagenet --data "$DATA" --train-size 224 --crop-scale 0.2 \
+        --head-epochs 2 --epochs 20 --lr 2e-3 --backbone-lr-scale 0.2 --freeze-bn --warmup-epochs 0.5 --batch-size 32 \
+        --workers 2 --threads 2 --patience 0 --out runs/lite2 --force
+      $SF evaluate runs/lite2/best --data "$DATA" --out runs/lite2-eval --threads 2 --force ;;
+    export-lite2)
+      .venv/bin/seefood-export runs/lite2/best --out runs/lite2-export --int8 --parity-data "$DATA" \
+        --calib-data "$DATA" --threads 2 --force || true ;;
+    prune-lite2)
+      # depth + width with recovery fine-tuning and the same-budget unpruned baseline
+      $SF prune runs/lite2/best --ratio "${LITE2_RATIO:-0.3}" --drop-blocks "${LITE2_BLOCKS:-5}" --data "$DATA" \
+        --out runs/lite2-prune --finetune-epochs "${LITE2_FT:-6}" --baseline --lr 4e-4 --batch-size 32 --workers 2 \
+        --threads 2 --device cpu --force || true
+      for c in checkpoint baseline/best; do
+        .venv/bin/seefood-export "runs/lite2-prune/$c" --out "runs/lite2-prune-export-${c//\//-}" \
+          --formats onnx,openvino --int8 --parity-data "$DATA" --calib-data "$DATA" --threads 2 --force || true
+      done ;;
+    bench-lite2)
+      $SF bench runs/lite2-export runs/lite2-prune-export-checkpoint --data "$DATA" --out runs/report-lite2 \
+        --batch-sizes 1,8 --threads 2 --force ;;
+    pick-lite2)
+      $SF pick runs/report-lite2 --device cpu --max-drop 1.0 --batch-size 1 ;;
+    space-lite2)
+      $SF space build runs/report-lite2/decision.json --out runs/space-lite2 --force ;;
+    latency-lite2)
+      mkdir -p runs/latency
+      $SF latency runs/lite2/best runs/lite2-export/onnx-fp32 runs/lite2-export/openvino-int8 runs/lite2-export/onnx-int8 \
+        runs/lite2-prune-export-checkpoint/openvino-int8 --rounds 40 --block 5 --threads 2 \
+        --json runs/latency/lite2.json --force ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac
 }

@@ -119,3 +119,30 @@ def test_onnx_file_declares_opset_18_and_a_dynamic_batch(exported: ExportReport)
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named, free batch axis
+
+
+@pytest.mark.parametrize("architecture", ["effnet_lite2", "timm/mobilenetv3_small_050"])
+def test_timm_models_export_to_every_cpu_format_with_parity(
+    architecture: str, tmp_path: Path, sample_data: Path
+) -> None:
+    """timm-built models (TF 'same' padding, hard-swish, their own heads) export and pass the gate (64 px)."""
+    import torch
+
+    from seefood.metadata import ModelMeta
+    from seefood.models import create_model, get_spec
+    from seefood.train.checkpoint import save_checkpoint
+    from tests.conftest import SAMPLE_CLASSES
+
+    torch.manual_seed(0)
+    model = create_model(architecture, len(SAMPLE_CLASSES), image_size=64).eval()
+    with torch.no_grad():  # wide logit margins: bf16 rounding (OpenVINO on AVX-512 BF16 CPUs) must not flip them
+        model.get_classifier().weight.mul_(20.0)
+    meta = ModelMeta(architecture, SAMPLE_CLASSES, get_spec(architecture).preprocessing.with_size(64),
+                     config={"data": str(sample_data)})
+    checkpoint = save_checkpoint(tmp_path / "best", model, meta)
+    report = run_export(ExportConfig(checkpoint=checkpoint, out=tmp_path / "export", **QUICK))
+    rows = {r.name: r for r in report.rows}
+    for name in ("torchscript-fp32", "onnx-fp32", "openvino-fp32"):
+        assert rows[name].status == "passed", (name, rows[name].reason)
+        assert rows[name].parity is not None and rows[name].parity["top1_agreement"] >= 0.99
+    assert read_artifact_meta(tmp_path / "export" / "onnx-fp32").architecture == architecture

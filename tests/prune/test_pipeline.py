@@ -178,3 +178,16 @@ def test_a_moved_training_folder_asks_for_data(tmp_path: Path, tiny_checkpoint: 
     update_meta(folder, moved.meta.evolve(config={**moved.meta.config, "data": "relative/food-photos"}))
     with pytest.raises(ConfigError, match="pass --data PATH"):
         prune_checkpoint(PruneConfig(folder, ratio=0.3, out=tmp_path / "p", finetune_epochs=0, **QUICK))
+
+
+def test_recovery_fine_tuning_trains_every_layer_even_after_a_head_first_recipe(tiny_checkpoint: Path) -> None:
+    """A checkpoint trained head-first (frozen BN, slow backbone) is recovered with every layer at one rate."""
+    from seefood.prune.pipeline import finetune_config
+
+    meta = read_meta(tiny_checkpoint)
+    source = TrainConfig(model="tiny", epochs=20, head_epochs=2, backbone_lr_scale=0.2, freeze_bn=True,
+                         train_size=48, crop_scale=0.2)
+    config = PruneConfig(checkpoint=tiny_checkpoint, ratio=0.3, out=Path("unused"), finetune_epochs=2, lr=4e-4)
+    recovery = finetune_config(config, meta, source, "sample", tiny_checkpoint)
+    assert (recovery.epochs, recovery.head_epochs, recovery.backbone_lr_scale, recovery.freeze_bn) == (2, 0, 1.0, False)
+    assert (recovery.lr, recovery.train_size, recovery.crop_scale) == (4e-4, 48, 0.2)  # the rest of the recipe stays

@@ -79,6 +79,8 @@ def finetune_config(
         warmup_epochs=min(base.warmup_epochs, MAX_WARMUP_EPOCHS), device=config.device, amp="auto",
         compile=False, workers=config.workers, patience=None, out=str(out or config.out / FINETUNE), resume=None,
         force=False, threads=config.threads,
+        # recovery trains every layer at one rate, and the BatchNorm statistics re-adapt to the removed parts
+        head_epochs=0, backbone_lr_scale=1.0, freeze_bn=False,
     )
 
 

@@ -186,3 +186,26 @@ def test_export_drop_blocks_belongs_to_prune(tmp_path: Path) -> None:
         ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", drop_blocks=3)
     config = ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=0.0, drop_blocks=3)
     assert prune_config_for(config).drop_blocks == 3 and prune_config_for(config).ratio == 0.0
+
+
+@pytest.mark.slow
+def test_effnet_lite2_loses_blocks_and_channels_and_its_timm_layers_reload_and_export(tmp_path: Path) -> None:
+    """timm's Conv2dSame and BatchNormAct2d (with its ReLU6) are resized by pruning and rebuilt from the plan."""
+    torch.manual_seed(0)
+    model = create_model("effnet_lite2", len(CLASSES), image_size=64).eval()
+    outcome = prune_model(model, "effnet_lite2", 0.3, torch.zeros(1, 3, 64, 64), "taylor",
+                          gradient_batches=_batches(64), fresh=create_model("effnet_lite2", len(CLASSES), image_size=64),
+                          drop_blocks=5)
+    assert outcome.depth is not None and len(outcome.depth.removed) == 5
+    types = {e["type"] for e in outcome.shape_plan["layers"].values()}
+    assert {"Identity", "timm.Conv2dSame", "timm.BatchNormAct2d"} <= types
+    assert outcome.params_after < 0.75 * outcome.params_before
+    meta = ModelMeta("effnet_lite2", CLASSES, get_spec("effnet_lite2").preprocessing.with_size(64),
+                     sparsity=outcome.sparsity, shape_plan=outcome.shape_plan)
+    save_checkpoint(tmp_path / "ckpt", outcome.model, meta)
+    loaded = load_checkpoint(tmp_path / "ckpt").model
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), outcome.model(x))
+    result = export_and_compare(outcome.model, meta, "onnx", tmp_path / "onnx", x)
+    assert result.passed and result.max_abs_diff < 1e-3, result

@@ -108,6 +108,35 @@ def _identity(m: nn.Identity) -> dict[str, Any]:
     return {}
 
 
+# timm's activations by the name timm.layers.get_act_layer takes back
+_TIMM_ACTS = {"ReLU": "relu", "ReLU6": "relu6", "SiLU": "silu", "Hardswish": "hard_swish", "GELU": "gelu",
+              "Hardsigmoid": "hard_sigmoid", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyReLU": "leaky_relu"}
+
+
+def _conv_same(m: nn.Conv2d) -> dict[str, Any]:
+    # timm's Conv2dSame pads at run time (TensorFlow "same"); its constructor takes no padding_mode
+    args = _conv(m)
+    del args["padding"], args["padding_mode"]
+    return args
+
+
+def _batchnorm_act(m: nn.Module) -> dict[str, Any]:
+    # timm's BatchNormAct2d: a BatchNorm2d with its activation (and an optional dropout, not supported here)
+    act, drop = m.get_submodule("act"), m.get_submodule("drop")
+    if not isinstance(drop, nn.Identity) or type(act).__name__ not in {*_TIMM_ACTS, "Identity"}:
+        raise ModelError(f"cannot describe {m}: only BatchNormAct2d without dropout and with a plain activation")
+    return {**_batchnorm(m), "apply_act": not isinstance(act, nn.Identity),  # type: ignore[arg-type]
+            "act_layer": _TIMM_ACTS.get(type(act).__name__, "relu")}
+
+
+def _timm_layer_types() -> dict[str, LayerType]:
+    """The layer types of timm's CNNs that pruning resizes (timm is a dependency: it builds effnet_lite2)."""
+    from timm.layers import BatchNormAct2d, Conv2dSame
+
+    return {"timm.Conv2dSame": LayerType(Conv2dSame, _conv_same),
+            "timm.BatchNormAct2d": LayerType(BatchNormAct2d, _batchnorm_act)}
+
+
 # plan "type" value -> how to rebuild it; exact class match (a subclass is not described as its base)
 LAYER_TYPES: dict[str, LayerType] = {
     "Identity": LayerType(nn.Identity, _identity),  # a residual block removed by depth pruning
@@ -117,6 +146,7 @@ LAYER_TYPES: dict[str, LayerType] = {
     "LayerNorm": LayerType(nn.LayerNorm, _layernorm),
     "MultiheadAttention": LayerType(nn.MultiheadAttention, _mha),
     "HeadAttention": LayerType(HeadAttention, _head_attention),
+    **_timm_layer_types(),
 }
 _BY_CLASS = {lt.cls: name for name, lt in LAYER_TYPES.items()}
 

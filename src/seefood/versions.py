@@ -7,7 +7,7 @@ import platform
 
 _PACKAGES = (
     "seefood", "torch", "torchvision", "numpy", "pillow", "onnx", "onnxruntime", "openvino", "nncf",
-    "torch_tensorrt", "torch-pruning", "safetensors", "gradio",
+    "torch_tensorrt", "executorch", "torchao", "torch-pruning", "safetensors", "gradio",
 )
 
 

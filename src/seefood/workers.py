@@ -19,7 +19,7 @@ import sys
 log = logging.getLogger(__name__)
 
 # backends that start their own thread pools and may ask the kernel for AMX tile state
-THREAD_POOL_BACKENDS = ("openvino", "onnxruntime")
+THREAD_POOL_BACKENDS = ("openvino", "onnxruntime", "executorch")  # executorch: XNNPACK's pthreadpool
 
 _SYS_ARCH_PRCTL = 158  # x86_64 syscall number
 _ARCH_GET_XCOMP_PERM = 0x1022  # the extended-state components this process may use

@@ -24,10 +24,10 @@ def _model() -> torch.nn.Module:
 
 
 def test_registry_keys_are_the_cli_values_and_formats() -> None:
-    assert list(EXPORTERS) == ["torchscript", "onnx", "openvino", "tensorrt"]
+    assert list(EXPORTERS) == ["torchscript", "onnx", "openvino", "tensorrt", "executorch"]
     for name, exporter in EXPORTERS.items():
         assert exporter.name == name and exporter.files and exporter.runtime_devices
-    with pytest.raises(Exception, match="use one of torchscript, onnx, openvino, tensorrt"):
+    with pytest.raises(Exception, match="use one of torchscript, onnx, openvino, tensorrt, executorch"):
         get_exporter("coreml")
 
 

@@ -61,7 +61,7 @@ def held_out(sample_data: Path, tiny: Checkpoint) -> tuple[np.ndarray, np.ndarra
 
 @pytest.fixture(scope="module")
 def fp32_dirs(tmp_path_factory: pytest.TempPathFactory, tiny: Checkpoint) -> dict[str, Path]:
-    """fp32 exports of the tiny model by the project's own exporters: {"onnx": dir, "openvino": dir}."""
+    """fp32 exports of the tiny model by the project's own exporters: {"onnx": dir, "openvino": dir, ...}."""
     from seefood.export.formats import EXPORTERS
 
     root = tmp_path_factory.mktemp("fp32")
@@ -186,7 +186,7 @@ def test_quantize_package_imports_without_openvino_or_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "openvino"])
+@pytest.mark.parametrize("fmt", ["onnx", "openvino", "executorch"])
 def test_missing_fp32_export_or_calibration_is_an_export_error(
     fmt: str, fp32_dirs: dict[str, Path], tiny: Checkpoint, calib: list[np.ndarray], tmp_path: Path
 ) -> None:

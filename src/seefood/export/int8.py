@@ -13,6 +13,7 @@ import numpy as np
 
 from seefood.errors import ConfigError
 from seefood.export.artifact import ExportContext, describe_error, finalize, run_parity
+from seefood.export.formats import get_exporter
 from seefood.export.metadata import artifact_meta, write_sidecar
 from seefood.export.report import EXPORT_FAILED, PASSED, SKIPPED, ArtifactRow
 from seefood.metadata import ModelMeta
@@ -65,7 +66,8 @@ def export_int8(
         start = time.perf_counter()
         try:
             recipe.quantize(ctx.root / fp32.path, copy.deepcopy(ctx.model), ctx.meta, calib, staged)
-            meta = artifact_meta(ctx.meta, fmt, "int8", ctx.parent_sha256, _settings(ctx, recipe.name))
+            meta = artifact_meta(ctx.meta, fmt, "int8", ctx.parent_sha256, _settings(ctx, recipe.name),
+                                 extra=get_exporter(fmt).facts(staged))
             write_sidecar(staged, meta)
         except Exception as exc:  # noqa: BLE001 -- orchestrator: a recipe's failure is recorded and the next recipe is tried
             total += time.perf_counter() - start

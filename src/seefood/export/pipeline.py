@@ -133,7 +133,8 @@ def export_float(ctx: ExportContext, exporter: Exporter, precision: str) -> Arti
     try:
         exporter.export(ctx.model, ctx.meta, sample_input(ctx, spec), staged, spec)
         settings = {"batch": "dynamic" if cfg.dynamic_batch else 1, "device": cfg.device, "opset": cfg.opset}
-        meta = artifact_meta(ctx.meta, exporter.name, precision, ctx.parent_sha256, settings)
+        meta = artifact_meta(ctx.meta, exporter.name, precision, ctx.parent_sha256, settings,
+                             extra=exporter.facts(staged))
         write_sidecar(staged, meta)
     except Exception as exc:  # noqa: BLE001 -- orchestrator: recorded in the row; the other formats carry on
         return _export_error(ctx, row, staged, exc, time.perf_counter() - start)

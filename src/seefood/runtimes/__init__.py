@@ -1,7 +1,7 @@
 """One Runtime per artifact format behind a single protocol; `load_runtime` picks the class.
 
-Only the PyTorch and TorchScript runtimes import torch, so ONNX and OpenVINO artifacts can be
-served where torch is not installed (the Hugging Face Space).
+Only the PyTorch, TorchScript, TensorRT and ExecuTorch runtimes import torch, so ONNX and OpenVINO
+artifacts can be served where torch is not installed (the Hugging Face Space).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ RUNTIMES: dict[str, str] = {
     "onnx": "seefood.runtimes.onnx:OnnxRuntime",
     "openvino": "seefood.runtimes.openvino:OpenVinoRuntime",
     "tensorrt": "seefood.runtimes.tensorrt:TensorRTRuntime",
+    "executorch": "seefood.runtimes.executorch:ExecuTorchRuntime",
 }
 
 

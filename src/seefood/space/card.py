@@ -21,7 +21,8 @@ class SpaceFormat:
     install: str  # how to get it here, for the error when it is missing
 
 
-# formats a Space can serve without torch; torchscript / tensorrt / pytorch need torch and are refused
+# formats a Space can serve without torch; torchscript / tensorrt / pytorch need torch and are refused, and so is
+# executorch: its Python runtime imports torch (the .pte itself runs torch-free in ExecuTorch's C++ runtime)
 SPACE_FORMATS: dict[str, SpaceFormat] = {
     "onnx": SpaceFormat("onnxruntime", ("onnxruntime",), "pip install onnxruntime"),
     "openvino": SpaceFormat("openvino", ("openvino",), "pip install 'seefood[openvino]'"),

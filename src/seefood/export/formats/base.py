@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from seefood.metadata import ModelMeta
 
@@ -39,6 +39,11 @@ class ExportFn(Protocol):
     ) -> Path: ...
 
 
+def no_facts(folder: Path) -> dict[str, Any]:
+    """The facts of a format whose export measures nothing about its files."""
+    return {}
+
+
 @dataclass(frozen=True)
 class Exporter:
     """One artifact format: how to check its backend, export, and embed / read metadata."""
@@ -51,6 +56,9 @@ class Exporter:
     export: ExportFn
     embed_metadata: Callable[[Path, ModelMeta], None]  # write meta into the model file(s) of a folder
     read_metadata: Callable[[Path], ModelMeta | None]  # embedded meta of a folder; None: format cannot embed
+    # what the export measured about the files it wrote (e.g. ExecuTorch's delegated share), merged into
+    # the artifact's meta.extra; most formats record nothing
+    facts: Callable[[Path], dict[str, Any]] = no_facts
 
 
 @contextlib.contextmanager

@@ -7,13 +7,15 @@ parity against the fp32 PyTorch model; each later recipe trades some speed for a
 from __future__ import annotations
 
 from seefood.export.quantize.base import Int8Recipe, QuantizeFn, model_family
+from seefood.export.quantize.executorch import EXECUTORCH_RECIPES
 from seefood.export.quantize.onnx import ONNX_RECIPES
 from seefood.export.quantize.openvino import OPENVINO_RECIPES
 
-# artifact format -> recipes in the order the pipeline tries them (importing this needs no OpenVINO)
+# artifact format -> recipes in the order the pipeline tries them (importing this needs no OpenVINO, ExecuTorch or torch)
 INT8_RECIPES: dict[str, list[Int8Recipe]] = {
     "onnx": ONNX_RECIPES,
     "openvino": OPENVINO_RECIPES,
+    "executorch": EXECUTORCH_RECIPES,
 }
 
 __all__ = ["INT8_RECIPES", "Int8Recipe", "QuantizeFn", "model_family"]

@@ -1,0 +1,155 @@
+"""Static int8 for ExecuTorch: PT2E with the XNNPACK quantiser, then the same XNNPACK lowering as fp32.
+
+torch.export -> prepare_pt2e(XNNPACKQuantizer: int8 activations per tensor, int8 weights per channel,
+symmetric) -> the calibration photos every int8 recipe gets -> convert_pt2e -> torch.export again -> XNNPACK
+partitioner -> `model.pte`, whose delegation is checked and recorded like the fp32 program's. The recipe works
+on the torch model (PT2E quantises the PyTorch graph, not the fp32 `.pte`); the fp32 artifact's sidecar says
+which batch shape to export, so the int8 program takes what its fp32 parent takes.
+
+Transformers quantise only their convolutions and linear layers by default (int8 residual adds and
+LayerNorm inputs are what wrecks ViT in ONNX Runtime too); CNNs everything the quantiser knows.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from seefood.errors import ConfigError, ExportError
+from seefood.export.quantize.base import (
+    Int8Recipe,
+    calibration_images,
+    model_family,
+    require_file,
+    staged_files,
+)
+from seefood.metadata import ModelMeta
+from seefood.runtimes import read_artifact_meta
+from seefood.runtimes.base import static_batch
+from seefood.runtimes.executorch import import_executorch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+log = logging.getLogger(__name__)
+
+FP32_FILE = "model.pte"
+INT8_FILES = ("model.pte", "delegation.json")  # the program and its delegation record (formats/executorch.py)
+OP_CHOICES = ("auto", "weights")
+
+
+@dataclass(frozen=True)
+class XnnpackInt8Settings:
+    """How one XNNPACK PT2E recipe quantises."""
+
+    # "auto": CNNs every pattern the XNNPACK quantiser knows (conv, linear, add, mul, pooling, cat),
+    # transformers only conv/linear; "weights": only conv/linear for every family
+    ops: str = "auto"
+    keep_ends_float: bool = False  # leave the first Conv2d and the last Linear (the classifier) in float
+
+    def __post_init__(self) -> None:
+        if self.ops not in OP_CHOICES:
+            raise ConfigError(f"XnnpackInt8Settings.ops must be one of {', '.join(OP_CHOICES)}, got {self.ops!r}")
+
+
+def end_modules(model: nn.Module) -> list[str]:
+    """Qualified names of the first Conv2d (the stem) and the last Linear (the classifier)."""
+    from torch import nn
+
+    convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    return [names[i] for names, i in ((convs, 0), (linears, -1)) if names]
+
+
+def _outside(modules: list[str]) -> Callable[[Any], bool]:
+    """A quantiser node filter: True for nodes that do not come from any of `modules` (or their children)."""
+
+    def keep(node: Any) -> bool:
+        paths = [str(v[0]) for v in node.meta.get("nn_module_stack", {}).values()]
+        return not any(p == m or p.startswith(m + ".") for p in paths for m in modules)
+
+    return keep
+
+
+def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module) -> Any:
+    """The XNNPACKQuantizer for `settings`: per-channel symmetric int8 weights, int8 activations per tensor."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    config = get_symmetric_quantization_config(is_per_channel=True)
+    quantizer = XNNPACKQuantizer()
+    if settings.ops == "weights" or family == "transformer":
+        for op in (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default):
+            quantizer.set_operator_type(op, config)
+    else:
+        quantizer.set_global(config)
+    if settings.keep_ends_float:
+        quantizer.set_filter_function(_outside(end_modules(model)))
+    return quantizer
+
+
+def quantize_executorch(
+    fp32_dir: Path, model: nn.Module, meta: ModelMeta, calib: list[np.ndarray], out_dir: Path,
+    settings: XnnpackInt8Settings = XnnpackInt8Settings(),
+) -> Path:
+    """PT2E-quantise `model` with calibration batches `calib` and lower it to `out_dir/model.pte` on XNNPACK."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from seefood.export.formats.executorch import export_program, lower_to_pte
+
+    import_executorch()  # BackendMissingError with the install command, before any work
+    require_file(Path(fp32_dir) / FP32_FILE, "the fp32 ExecuTorch program")
+    n_images = calibration_images(calib)
+    dynamic = static_batch(read_artifact_meta(fp32_dir)) is None
+    family = model_family(meta, model)
+    model = model.cpu().eval()
+    log.info("XNNPACK PT2E int8: %s model, %s ops, %d calibration images%s", family,
+             "conv/linear" if settings.ops == "weights" or family == "transformer" else "all", n_images,
+             f", kept in float: {', '.join(end_modules(model))}" if settings.keep_ends_float else "")
+    # calibration batches come in any size, so the graph to observe always takes a dynamic batch
+    example = torch.from_numpy(np.ascontiguousarray(calib[0][:1], dtype=np.float32)).repeat(2, 1, 1, 1)
+    out_dir = Path(out_dir)
+    with staged_files(out_dir, INT8_FILES) as tmp:
+        try:
+            graph = export_program(model, example, dynamic=True).module()
+            prepared = prepare_pt2e(graph, build_quantizer(settings, family, model))
+            with torch.no_grad():
+                for batch in calib:
+                    prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+            converted = convert_pt2e(prepared)
+            program = export_program(converted, example if dynamic else example[:1], dynamic)
+        except Exception as exc:  # torch.export / torchao raise many unrelated types
+            raise ExportError(f"XNNPACK PT2E quantisation failed: {type(exc).__name__}: {exc}") from exc
+        lower_to_pte(program, tmp)
+    return out_dir / INT8_FILES[0]
+
+
+def _recipe(name: str, description: str, settings: XnnpackInt8Settings) -> Int8Recipe:
+    return Int8Recipe(name, description, functools.partial(quantize_executorch, settings=settings))
+
+
+EXECUTORCH_RECIPES: list[Int8Recipe] = [
+    _recipe(
+        "xnnpack-pt2e", "PT2E static int8 with the XNNPACK quantiser (per-channel symmetric int8 weights, int8 "
+        "activations, histogram ranges); CNNs quantise every pattern, transformers only conv/linear",
+        XnnpackInt8Settings(),
+    ),
+    _recipe(
+        "xnnpack-pt2e-keep-ends", "as xnnpack-pt2e, with the first Conv2d and the classifier Linear left in float",
+        XnnpackInt8Settings(keep_ends_float=True),
+    ),
+    _recipe(
+        "xnnpack-pt2e-conservative", "only conv/linear in int8 and the ends in float: the fewest int8 ops, for a "
+        "model that still misses parity", XnnpackInt8Settings(ops="weights", keep_ends_float=True),
+    ),
+]

@@ -23,8 +23,8 @@ class DemoConfig:
     out: Path = Path("runs/demo")  # everything goes under this folder
     model: str = "effnet_lite2"  # model registry key (tiny: an untrained 4-block CNN, seconds per epoch)
     weights: str = "auto"  # the model's ImageNet weights where it has them (Lite2: a pip-packaged file), else none
-    image_size: int | None = 128  # input size (the generated pictures are 96 px; None: the model's own)
-    epochs: int = 4  # training epochs in all
+    image_size: int | None = 112  # input size (the generated pictures are 96 px; None: the model's own)
+    epochs: int = 3  # training epochs in all
     head_epochs: int | None = None  # head-only epochs first; None: 1 with pretrained weights, else 0
     lr: float = 3e-3  # peak learning rate (the backbone gets a fifth of it after the head epochs)
     per_class_train: int = 60  # generated training images per class
@@ -58,6 +58,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
     from seefood.export.config import ExportConfig
     from seefood.export.pipeline import run_export
     from seefood.models import get_spec
+    from seefood.space.card import SPACE_FORMATS
     from seefood.train.config import TrainConfig
     from seefood.train.loop import train
 
@@ -92,7 +93,9 @@ def run_demo(config: DemoConfig) -> DemoResult:
         min_runs=20, min_time_s=1.0, threads=config.threads or default_threads(),
     ))
     log.info("[5/6] picking the deploy target")
-    decision = pick(report, PickRules(device="cpu", max_drop=config.max_drop, batch_size=min(config.batch_sizes)))
+    # the demo ships a torch-free Space, so it picks among the formats a Space can serve
+    decision = pick(report, PickRules(device="cpu", max_drop=config.max_drop, batch_size=min(config.batch_sizes),
+                                      formats=tuple(SPACE_FORMATS)))
     decision_path = report / "decision.json" if decision.chosen is not None else None
     space = None
     if decision_path is not None:

@@ -142,3 +142,15 @@ def test_pick_writes_decision_json_and_removes_a_stale_one(tmp_path: Path) -> No
 def test_pick_without_results_says_to_run_bench(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="seefood bench"):
         pick(tmp_path, PickRules())
+
+
+def test_formats_restrict_the_choice_to_what_the_target_can_serve() -> None:
+    """A torch-free Space serves ONNX and OpenVINO: a smaller ExecuTorch file must not win its pick."""
+    rows = [reference(80.0), row("onnx-int8", 10_000, 80.0, 8.0),
+            row("executorch-int8", 9_000, 80.0, 7.0, format="executorch")]
+    assert select(rows, PickRules()).chosen.name == "executorch-int8"  # type: ignore[union-attr]
+    d = select(rows, PickRules(formats=("onnx", "openvino")))
+    assert d.chosen is not None and d.chosen.name == "onnx-int8"
+    assert rules_of(d)["executorch-int8"] == "format"
+    with pytest.raises(ConfigError, match="--formats is empty"):
+        PickRules(formats=())

@@ -95,24 +95,27 @@ def test_rerun_skips_measured_rows_unless_forced(setup: tuple[Path, Path], tmp_p
     # the 3 OK rows are kept as they were; the 2 failed ones are tried again
     assert again.already_done == 3 and again.measured == 2 and len(again.rows) == 5
     assert by_name(again.rows)["a-good"].created == by_name(first.rows)["a-good"].created
-    # changing an artifact's files changes its key: it is measured as new
+    # changing an artifact's files (a re-export) changes its key: it is measured again and replaces its old row
     (export / "a-good" / "model.bin").write_bytes(b"retrained".ljust(1200, b"\0"))
     changed = run_bench(quick((export,), data, out))
-    assert changed.measured == 3 and len(changed.rows) == 6
+    assert changed.measured == 3 and len(changed.rows) == 5
+    assert by_name(changed.rows)["a-good"].sha256 != by_name(first.rows)["a-good"].sha256
     forced = run_bench(quick((export,), data, out, force=True))
-    assert forced.measured == 5 and forced.already_done == 0 and len(forced.rows) == 6
+    assert forced.measured == 5 and forced.already_done == 0 and len(forced.rows) == 5
 
 
-def test_merge_keys_on_content_device_batch_and_threads() -> None:
+def test_merge_keys_on_path_device_batch_and_threads() -> None:
     base = BenchResult(name="a", path="/a", sha256="s1", format="onnx", precision="fp32", device="cpu",
                        batch_size=1, threads=2, status="ok")
-    variants = [base.evolve(sha256="s2"), base.evolve(device="cuda"), base.evolve(batch_size=8),
+    variants = [base.evolve(path="/b"), base.evolve(device="cuda"), base.evolve(batch_size=8),
                 base.evolve(threads=4)]
     merged = merge_results([base], variants)
-    assert len(merged) == 5 and len({r.key for r in merged}) == 5
-    # same key (even under another path or name): replaced in place
-    again = base.evolve(path="/elsewhere/a", name="copy", status="run-failed")
+    assert len(merged) == 5 and len({(r.path, r.device, r.batch_size, r.threads) for r in merged}) == 5
+    # a re-export at the same path (other content) replaces the old row in place: no stale duplicate
+    again = base.evolve(sha256="s2", status="run-failed")
     assert merge_results(merged, [again])[0] is again and len(merge_results(merged, [again])) == 5
+    # duplicates left by an older seefood collapse to one row per slot
+    assert len(merge_results([base, base.evolve(sha256="old")], [])) == 1
 
 
 def test_class_mismatch_is_a_data_error_naming_the_classes(setup: tuple[Path, Path], tmp_path: Path,

@@ -27,6 +27,7 @@ DECISION_JSON = "decision.json"
 
 # rule names, in the order they are checked; each rejected artifact names the first one it failed
 RULE_STATUS = "status"  # not measured OK (load-failed, run-failed, skipped)
+RULE_FORMAT = "format"  # a format --formats leaves out (e.g. one a torch-free Space cannot serve)
 RULE_ACCURACY_RULE = "accuracy_rule"  # metadata metrics.accuracy_rule == "failed" (pruned model failing its rule)
 RULE_PARITY = "parity"  # metadata parity.passed is false: the export moved it to failed/ (benched for speed only)
 RULE_REFERENCE = "reference"  # no measured fp32 reference to compare with
@@ -57,8 +58,12 @@ class PickRules:
     # sizes within this fraction of the smallest count as a tie, broken by latency: a 1 % smaller
     # TorchScript file must not beat an equally accurate runtime that is 5x faster
     size_tolerance: float = 0.02
+    # only artifacts of these formats may be chosen (None: any); `seefood space build` serves onnx and openvino
+    formats: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.formats is not None and not self.formats:
+            raise ConfigError("--formats is empty: name at least one format, e.g. --formats onnx,openvino")
         if not math.isfinite(self.max_drop) or self.max_drop < 0:
             raise ConfigError(f"--max-drop must be >= 0 points of top-1, got {self.max_drop}")
         if self.budget_ms is not None and not self.budget_ms > 0:
@@ -162,6 +167,8 @@ def _check(row: BenchResult, ref: BenchResult | None, rules: PickRules) -> Rejec
     """The first rule `row` fails, or None when it qualifies."""
     if not row.ok or row.latency is None or row.top1 is None:
         return Rejection(row.name, RULE_STATUS, f"{row.status}: {row.reason or 'not measured'}")
+    if rules.formats is not None and row.format not in rules.formats:
+        return Rejection(row.name, RULE_FORMAT, f"{row.format} is not among --formats {','.join(rules.formats)}")
     if row.parity_passed is False:
         return Rejection(
             row.name, RULE_PARITY,

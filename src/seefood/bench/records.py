@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ RESULTS_CSV = "results.csv"
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
+
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class BenchResult:
@@ -149,7 +152,20 @@ def write_results_csv(path: str | Path, rows: list[BenchResult]) -> Path:
 
 
 def merge_results(old: list[BenchResult], new: list[BenchResult]) -> list[BenchResult]:
-    """Old rows with the same key as a new row are replaced in place; the rest are appended."""
-    by_key = {r.key: r for r in new}
-    merged = [by_key.pop(r.key, r) for r in old]
-    return merged + [r for r in new if r.key in by_key]
+    """Old rows of the same artifact *path*, device, batch and threads as a new row are replaced in place (a
+    re-export at the same path replaces its earlier measurement, whatever its content); the rest are appended."""
+
+    def slot(r: BenchResult) -> tuple[str, str, int, int]:
+        return (r.path, r.device, r.batch_size, r.threads)
+
+    by_slot = {slot(r): r for r in new}
+    merged: list[BenchResult] = []
+    for r in old:
+        if slot(r) in by_slot:
+            replacement = by_slot.pop(slot(r))
+            if r.sha256 != replacement.sha256:
+                log.info("%s was re-exported since it was benched: its earlier rows are replaced", r.name)
+            merged.append(replacement)
+        elif not any(slot(m) == slot(r) for m in merged):  # a second stale row of the same slot goes too
+            merged.append(r)
+    return merged + [r for r in new if slot(r) in by_slot]

@@ -86,12 +86,15 @@ def pick_command(
     threads: Annotated[int | None, typer.Option(help="Measured thread count to use [default: the largest].")] = None,
     size_tolerance: Annotated[float, typer.Option(
         help="Sizes within this fraction of the smallest tie; latency decides.")] = _P["size_tolerance"],
+    formats: Annotated[str | None, typer.Option(
+        help="Only choose among these formats, e.g. onnx,openvino (what a Space serves) [default: any].")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Choose the smallest artifact within the accuracy drop and latency budget; write decision.json."""
     setup_logging(verbose)
     rules = PickRules(device=device, max_drop=max_drop, budget_ms=budget_ms, batch_size=batch_size, threads=threads,
-                      size_tolerance=size_tolerance)
+                      size_tolerance=size_tolerance,
+                      formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats is not None else None)
     decision = pick(report, rules)
     typer.echo(decision.explain())
     if decision.chosen is None:

@@ -42,7 +42,7 @@ def space_format(fmt: str) -> SpaceFormat:
     except KeyError:
         raise ConfigError(
             f"the picked artifact is {fmt!r}, which needs torch; a Space serves only "
-            f"{' or '.join(SPACE_FORMATS)}: re-run `seefood pick` restricted to those formats"
+            f"{' or '.join(SPACE_FORMATS)}: re-run `seefood pick REPORT --formats {','.join(SPACE_FORMATS)}`"
         ) from None
 
 

@@ -63,11 +63,14 @@ def export_program(model: nn.Module, example: torch.Tensor, dynamic: bool) -> to
 
 
 def _op_name(target: Any) -> str:
-    """'aten.convolution.default' for an (edge) operator overload; the function or operator name otherwise."""
+    """'aten.convolution.default' for an aten or edge-dialect operator; the function or operator name otherwise."""
     if target is operator.getitem:
         return "getitem"
+    op = getattr(target, "_op", target)  # an edge-dialect overload wraps the aten OpOverload
+    if isinstance(op, torch._ops.OpOverload):
+        return str(op)
     name = getattr(target, "name", None)  # a higher-order operator (executorch_call_delegate) has name()
-    return str(name()) if callable(name) and not hasattr(target, "_schema") else str(target)
+    return str(name()) if callable(name) else str(getattr(target, "__name__", target))
 
 
 def delegation_summary(graph_module: torch.fx.GraphModule) -> dict[str, Any]:

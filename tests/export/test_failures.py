@@ -139,7 +139,8 @@ def test_existing_out_dir_is_never_overwritten_without_force(
     assert (out / "keep.txt").read_text() == "mine"
     result = _cli(checkpoint, parity_photos, out, "--formats", "torchscript", "--force")
     assert result.exit_code == 0, result.output
-    assert not (out / "keep.txt").exists() and (out / "torchscript-fp32" / "model.pt").is_file()
+    # --force replaces only what export writes: a file of the user's stays (issue 14)
+    assert (out / "keep.txt").read_text() == "mine" and (out / "torchscript-fp32" / "model.pt").is_file()
 
 
 def test_run_export_refuses_before_doing_any_work(quick_config: Any) -> None:

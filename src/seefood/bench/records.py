@@ -160,12 +160,13 @@ def merge_results(old: list[BenchResult], new: list[BenchResult]) -> list[BenchR
 
     by_slot = {slot(r): r for r in new}
     merged: list[BenchResult] = []
+    seen: set[tuple[str, str, int, int]] = set()
     for r in old:
-        if slot(r) in by_slot:
-            replacement = by_slot.pop(slot(r))
-            if r.sha256 != replacement.sha256:
-                log.info("%s was re-exported since it was benched: its earlier rows are replaced", r.name)
-            merged.append(replacement)
-        elif not any(slot(m) == slot(r) for m in merged):  # a second stale row of the same slot goes too
-            merged.append(r)
+        if slot(r) in seen:  # a second stale row of the same slot (left by an older seefood) goes
+            continue
+        seen.add(slot(r))
+        replacement = by_slot.pop(slot(r), r)
+        if replacement.sha256 != r.sha256:
+            log.info("%s was re-exported since it was benched: its earlier rows are replaced", r.name)
+        merged.append(replacement)
     return merged + [r for r in new if slot(r) in by_slot]

@@ -104,7 +104,8 @@ class Session:
         if phase == "head" or self.config.freeze_bn:
             # a frozen backbone keeps its pretrained BatchNorm statistics (and dropout off) too
             for name, module in self.model.named_modules():
-                if phase == "head" and name and not f"{name}.".startswith(self.head_prefixes) or isinstance(module, nn.modules.batchnorm._BatchNorm):
+                in_backbone = bool(name) and not f"{name}.".startswith(self.head_prefixes)
+                if (phase == "head" and in_backbone) or isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
         return phase
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seefood.checkpoint import read_meta
 from seefood.export.parity import BATCH, ParityThresholds, build_parity_set, compare_logits
 from seefood.export.parity_data import photos_from_folder
 from seefood.preprocessing import IMAGENET_MEAN, IMAGENET_STD
 from seefood.runtimes import load_runtime
-from seefood.train.checkpoint import read_meta
 
 
 def main(checkpoint: str, artifact: str, data: str) -> None:

@@ -24,8 +24,8 @@ def _export_tiny(root: Path) -> Path:
     """runs/best (tiny model checkpoint) + export/onnx-fp32 (model.onnx + seefood.json) + export.json."""
     import torch
 
+    from seefood.checkpoint import save_checkpoint
     from seefood.models import create_model
-    from seefood.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     model = create_model("tiny", len(CLASSES)).eval()

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import torch
 
+from seefood.checkpoint import save_checkpoint
 from seefood.export.config import ExportConfig
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
-from seefood.train.checkpoint import save_checkpoint
 from tests.conftest import SAMPLE_CLASSES
 
 QUICK: dict[str, Any] = {"min_parity_images": 16, "threads": 1, "latency_runs": 3}

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from seefood.checkpoint import Checkpoint, load_checkpoint
 from seefood.errors import BackendMissingError, ExportError
 from seefood.export.config import ExportConfig
 from seefood.export.formats import EXPORTERS, ExportSpec
@@ -21,7 +22,6 @@ from seefood.export.quantize import INT8_RECIPES
 from seefood.export.report import ExportReport
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, read_artifact_meta
-from seefood.train.checkpoint import Checkpoint, load_checkpoint
 from tests.export.conftest import QUICK
 
 INSTALL = r"pip install 'seefood\[mobile\]'"

@@ -56,7 +56,7 @@ def _crashing(*args: Any) -> Path:
 
 def _patch_recipes(monkeypatch: pytest.MonkeyPatch, recipes: dict[str, list[FakeRecipe]] | None) -> None:
     why = None if recipes is not None else "int8 is unavailable: seefood.export.quantize does not import (x)"
-    monkeypatch.setattr("seefood.export.pipeline.load_recipes", lambda: (recipes, why))
+    monkeypatch.setattr("seefood.export.recipes.load_recipes", lambda: (recipes, why))
 
 
 def _int8_config(quick_config: Any, sample_data: Path) -> Any:
@@ -128,7 +128,6 @@ def test_int8_recipe_keeps_only_the_named_recipes(
     recipes = {"torchscript": [FakeRecipe("scrambled", "misses", _scrambled), FakeRecipe("copy", "passes", _copy_fp32)],
                "onnx": [FakeRecipe("onnx-only", "another format's", _crashing)]}
     _patch_recipes(monkeypatch, recipes)
-    monkeypatch.setattr("seefood.export.int8.load_recipes", lambda: (recipes, None))
     report = run_export(quick_config(formats=("torchscript",), int8=True, calib_data=sample_data, calib_size=8,
                                      latency_runs=0, int8_recipes=("copy",)))
     row = next(r for r in report.rows if r.name == "torchscript-int8")

@@ -134,9 +134,9 @@ def test_timm_models_export_to_every_cpu_format_with_parity(
     """timm-built models (TF 'same' padding, hard-swish, their own heads) export and pass the gate (64 px)."""
     import torch
 
+    from seefood.checkpoint import save_checkpoint
     from seefood.metadata import ModelMeta
     from seefood.models import create_model, get_spec
-    from seefood.train.checkpoint import save_checkpoint
     from tests.conftest import SAMPLE_CLASSES
 
     torch.manual_seed(0)

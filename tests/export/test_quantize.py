@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from seefood.checkpoint import Checkpoint, load_checkpoint
 from seefood.errors import BackendMissingError, ExportError, ModelError
 from seefood.export.calibration import calibration_batches
 from seefood.export.formats.base import ExportSpec
@@ -22,7 +23,6 @@ from seefood.export.quantize import INT8_RECIPES, Int8Recipe, model_family
 from seefood.export.quantize.onnx import WEIGHT_OPS
 from seefood.metadata import ModelMeta
 from seefood.models import get_spec
-from seefood.train.checkpoint import Checkpoint, load_checkpoint
 
 MIN_AGREEMENT = 0.9  # top-1 agreement with fp32 on held-out photos (the pipeline's parity gate is stricter)
 MIN_COSINE = 0.99  # mean cosine similarity of int8 and fp32 logits

@@ -9,11 +9,11 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from seefood.checkpoint import save_checkpoint
 from seefood.errors import ModelError
 from seefood.metadata import ModelMeta
 from seefood.models import ModelSpec, create_model, get_spec, load_weights_file, model_names, register
 from seefood.preprocessing import IMAGENET_MEAN, IMAGENET_STD
-from seefood.train.checkpoint import save_checkpoint
 
 
 class NotAStateDict:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from seefood.checkpoint import load_checkpoint, save_checkpoint
 from seefood.errors import ModelError
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
@@ -19,7 +20,6 @@ from seefood.models.shape_plan import (
     describe_layer,
     plan_from_model,
 )
-from seefood.train.checkpoint import load_checkpoint, save_checkpoint
 
 CLASSES = ("a", "b", "c")
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from seefood.checkpoint import save_checkpoint
 from seefood.export.formats import EXPORTERS, ExportSpec
 from seefood.export.metadata import artifact_meta, write_sidecar
 from seefood.export.parity import ParityResult, ParitySet, ParityThresholds, compare_logits
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.runtimes import load_runtime
-from seefood.train.checkpoint import save_checkpoint
 from tests.conftest import SAMPLE_CLASSES
 
 

@@ -108,9 +108,9 @@ def test_prune_baseline_flag_adds_the_same_budget_column(tmp_path: Path, tiny_ch
 def test_drop_blocks_removes_whole_blocks_and_reports_them(tmp_path: Path, sample_data: Path) -> None:
     import torch
 
+    from seefood.checkpoint import load_checkpoint, save_checkpoint
     from seefood.metadata import ModelMeta
     from seefood.models import create_model, get_spec
-    from seefood.train.checkpoint import load_checkpoint, save_checkpoint
     from tests.conftest import SAMPLE_CLASSES
 
     torch.manual_seed(0)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from seefood.checkpoint import load_checkpoint, save_checkpoint
 from seefood.errors import ConfigError
 from seefood.export.config import ExportConfig
 from seefood.metadata import ModelMeta
@@ -18,7 +19,6 @@ from seefood.prune.depth import block_influence, choose_blocks, drop_blocks
 from seefood.prune.export import prune_config_for
 from seefood.prune.recipes import Block, get_recipe
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
-from seefood.train.checkpoint import load_checkpoint, save_checkpoint
 
 from .conftest import export_and_compare
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from seefood.bench.stats import summarize
+from seefood.checkpoint import load_checkpoint, read_meta
 from seefood.errors import ConfigError, OutputExistsError
 from seefood.prune import PRUNE_JSON, PruneConfig, PruneReport, prune_checkpoint, summary_table
 from seefood.prune.report import FAILED, PASSED, Stage
-from seefood.train.checkpoint import load_checkpoint, read_meta
 from seefood.train.config import TrainConfig
 from seefood.train.loop import train
 
@@ -171,7 +171,7 @@ def test_baseline_needs_fine_tuning_epochs(tmp_path: Path, tiny_checkpoint: Path
 
 def test_a_moved_training_folder_asks_for_data(tmp_path: Path, tiny_checkpoint: Path) -> None:
     """A checkpoint trained on a relative path, used from elsewhere: say --data, not just 'no dataset'."""
-    from seefood.train.checkpoint import save_checkpoint, update_meta
+    from seefood.checkpoint import save_checkpoint, update_meta
 
     moved = load_checkpoint(tiny_checkpoint)
     folder = save_checkpoint(tmp_path / "ckpt", moved.model, moved.meta)

@@ -12,13 +12,13 @@ import pytest
 import torch
 from torch import nn
 
+from seefood.checkpoint import load_checkpoint, save_checkpoint
 from seefood.errors import ConfigError, ModelError
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.models.shape_plan import HeadAttention
 from seefood.prune.recipes import get_recipe, to_head_attention
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
-from seefood.train.checkpoint import load_checkpoint, save_checkpoint
 
 from .conftest import export_and_compare
 

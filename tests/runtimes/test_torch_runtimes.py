@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from seefood.checkpoint import save_checkpoint
 from seefood.errors import ModelError
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.runtimes import load_runtime
-from seefood.train.checkpoint import save_checkpoint
 
 META = ModelMeta("tiny", ("a", "b", "c"), get_spec("tiny").preprocessing)
 

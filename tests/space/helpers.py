@@ -25,8 +25,8 @@ def export_tiny_onnx(out: Path, parity_data: Path) -> Path:
     `seefood.export.run_export` (parity checked on `parity_data`); returns the artifact folder."""
     import torch
 
+    from seefood.checkpoint import save_checkpoint
     from seefood.export import ExportConfig, run_export
-    from seefood.train.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
     torch.set_num_threads(1)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from seefood.checkpoint import load_train_state
 from seefood.io import read_json
 from seefood.train import train
-from seefood.train.checkpoint import load_train_state
 from seefood.train.config import resume_config
 from tests.train.conftest import fast_config
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from seefood.checkpoint import load_checkpoint, load_train_state, read_meta
 from seefood.errors import ConfigError, DataError, ModelError, OutputExistsError
 from seefood.io import read_json
 from seefood.train import TrainEvent, TrainResult, train
-from seefood.train.checkpoint import load_checkpoint, load_train_state, read_meta
 from tests.train.conftest import TINY_CLASSES, fast_config
 from tests.train.conftest import TRAINED_EPOCHS as EPOCHS
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from seefood.checkpoint import load_train_state, save_checkpoint
 from seefood.errors import CheckpointError
 from seefood.metadata import ModelMeta
 from seefood.preprocessing import Preprocessing
-from seefood.train.checkpoint import load_train_state, save_checkpoint
 from seefood.train.optim import make_optimizer, make_scheduler
 from seefood.train.state import Progress, capture_rng, pack_train_state, restore_rng, unpack_train_state
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from seefood.errors import ConfigError
+from seefood.export import recipes as recipe_tables
 
 BATCH_CHOICES = ("1", "dynamic")
 DEVICE_CHOICES = ("cpu", "cuda")
@@ -128,12 +129,10 @@ class ExportConfig:
 
 def int8_recipe_problems(names: tuple[str, ...], int8: bool) -> list[str]:
     """What is wrong with --int8-recipe NAMES (unknown names, or given without --int8)."""
-    from seefood.export.int8 import load_recipes
-
     problems = [] if int8 else ["--int8-recipe picks int8 recipes: it needs --int8"]
     if not names:
         return [*problems, "--int8-recipe is empty: name at least one recipe, or leave it out for all"]
-    recipes, why_not = load_recipes()
+    recipes, why_not = recipe_tables.load_recipes()
     if recipes is None:
         return [*problems, str(why_not)]
     known = [r.name for rs in recipes.values() for r in rs]

@@ -21,15 +21,6 @@ from seefood.metadata import ModelMeta
 log = logging.getLogger(__name__)
 
 
-def load_recipes() -> tuple[dict[str, list[Any]] | None, str | None]:
-    """(INT8_RECIPES, None), or (None, why) when seefood.export.quantize cannot be imported."""
-    try:
-        from seefood.export.quantize import INT8_RECIPES
-    except ImportError as exc:
-        return None, f"int8 is unavailable: seefood.export.quantize does not import ({exc})"
-    return INT8_RECIPES, None
-
-
 def calibration_source(config_calib: Path | None, meta: ModelMeta) -> Path:
     """--calib-data, else the checkpoint's training folder; neither is a ConfigError."""
     if config_calib is not None:

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seefood.checkpoint import load_checkpoint, read_meta
 from seefood.errors import BackendMissingError, ConfigError, OutputExistsError
+from seefood.export import recipes as recipe_tables
 from seefood.export.artifact import ExportContext, describe_error, place, verify_and_place
 from seefood.export.config import ExportConfig
 from seefood.export.formats import EXPORTERS, Exporter, ExportSpec
-from seefood.export.int8 import calibration_source, export_int8, load_recipes
+from seefood.export.int8 import calibration_source, export_int8
 from seefood.export.latency import add_latency
 from seefood.export.metadata import artifact_meta, write_sidecar
 from seefood.export.parity import build_parity_set
@@ -26,7 +28,6 @@ from seefood.export.parity_data import resolve_parity_photos, sample_photos
 from seefood.export.report import EXPORT_FAILED, FAILED_DIR, SKIPPED, ArtifactRow, ExportReport
 from seefood.io import atomic_dir
 from seefood.runtimes._torch import TorchModuleRuntime, torch_device
-from seefood.train.checkpoint import load_checkpoint, read_meta
 
 log = logging.getLogger(__name__)
 PRECISION_ORDER = ("fp32", "fp16", "int8")
@@ -161,7 +162,7 @@ def _export_error(ctx: ExportContext, row: ArtifactRow, staged: Path, exc: Excep
 
 def export_int8_rows(ctx: ExportContext, fp32_rows: list[ArtifactRow], calib_path: Path) -> list[ArtifactRow]:
     """One int8 row per exported fp32 artifact (formats that could not run have their int8 rows already)."""
-    recipes, why_not = load_recipes()
+    recipes, why_not = recipe_tables.load_recipes()
     if recipes is None:
         return [ArtifactRow(f"{r.format}-int8", r.format, "int8", EXPORT_FAILED, reason=why_not) for r in fp32_rows]
     from seefood.export.calibration import calibration_batches

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from seefood.errors import ModelError
 from seefood.models.registry import get_spec
+
+if TYPE_CHECKING:
+    from seefood.metadata import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -97,4 +100,14 @@ def create_model(
             param.requires_grad = pname.startswith(spec.head_prefixes)
     elif freeze not in (None, "none"):
         raise ModelError(f"unknown --freeze {freeze!r}: use 'backbone' or leave it out")
+    return model
+
+
+def build_from_meta(meta: ModelMeta) -> nn.Module:
+    """An untrained model of the architecture, head size and (pruned) shapes the metadata describes."""
+    model = create_model(meta.architecture, meta.num_classes, weights="none", image_size=meta.preprocessing.crop)
+    if meta.shape_plan:
+        from seefood.models.shape_plan import apply_shape_plan  # written by the pruning feature
+
+        model = apply_shape_plan(model, meta.shape_plan)
     return model

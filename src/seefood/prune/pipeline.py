@@ -20,6 +20,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from seefood.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, save_checkpoint, update_meta
 from seefood.errors import ConfigError, DataError, OutputExistsError
 from seefood.io import atomic_write_json, force_deletions, remove_path, to_jsonable
 from seefood.metadata import ModelMeta
@@ -30,7 +31,6 @@ from seefood.prune.measure import EvalData, cpu_batch, interleaved_latency, top1
 from seefood.prune.recipes import get_recipe
 from seefood.prune.report import PruneReport, Stage
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
-from seefood.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, save_checkpoint, update_meta
 from seefood.train.config import TrainConfig, resolve_device
 from seefood.versions import library_versions
 from seefood.workers import loader_workers
@@ -150,7 +150,7 @@ def prune_checkpoint(config: PruneConfig, console: Console | None = None, show_p
 
 def read_architecture(checkpoint: Path) -> str:
     """The architecture a checkpoint folder records."""
-    from seefood.train.checkpoint import read_meta
+    from seefood.checkpoint import read_meta
 
     return read_meta(checkpoint).architecture
 
@@ -255,7 +255,7 @@ def _first_image(data: EvalData) -> Any:
 
 def write_report(out: Path, report: PruneReport, config: dict[str, Any]) -> Path:
     """Store the report as metrics of DIR/checkpoint (with the accuracy rule) and as DIR/prune.json."""
-    from seefood.train.checkpoint import read_meta
+    from seefood.checkpoint import read_meta
 
     result = out / RESULT
     meta = read_meta(result)

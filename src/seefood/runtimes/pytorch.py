@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seefood.checkpoint import load_checkpoint
 from seefood.metadata import ModelMeta
 from seefood.runtimes._torch import TorchModuleRuntime, has_conv2d, torch_device
-from seefood.train.checkpoint import load_checkpoint
 
 
 class PyTorchRuntime(TorchModuleRuntime):

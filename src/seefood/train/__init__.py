@@ -1,6 +1,7 @@
 """Fine-tuning, evaluation, checkpoints and TensorBoard logging.
 
-The loop and evaluation are imported on first use, so `seefood.train.checkpoint` stays light.
+The loop and evaluation are imported on first use, so importing `seefood.train` stays light
+(the checkpoint contract itself lives in `seefood.checkpoint`).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
+from seefood.checkpoint import load_checkpoint, read_meta
 from seefood.errors import DataError, OutputExistsError
 from seefood.io import atomic_dir, atomic_write_bytes, atomic_write_json, to_jsonable
-from seefood.train.checkpoint import load_checkpoint, read_meta
 from seefood.train.config import EvalOptions, resolve_device
 from seefood.train.distributed import DistEnv
 from seefood.train.figures import confusion_figure, figure_to_png

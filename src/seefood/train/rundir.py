@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from seefood.checkpoint import STATE_JSON, STATE_TENSORS
 from seefood.errors import CheckpointError, ConfigError, OutputExistsError
-from seefood.train.checkpoint import STATE_JSON, STATE_TENSORS
 from seefood.train.config import CONFIG_FILE, TrainConfig, run_dir_of
 from seefood.train.result import RESULT_FILE
 

@@ -10,12 +10,12 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from seefood.checkpoint import WEIGHTS, load_train_state, read_meta, save_checkpoint, update_meta
 from seefood.errors import CheckpointError, DataError
 from seefood.io import atomic_dir
 from seefood.metadata import ModelMeta
 from seefood.models.shape_plan import apply_shape_plan, checkpoint_shape_plan
 from seefood.preprocessing import Preprocessing
-from seefood.train.checkpoint import WEIGHTS, load_train_state, read_meta, save_checkpoint, update_meta
 from seefood.train.config import TrainConfig
 from seefood.train.distributed import DistEnv, barrier
 from seefood.train.evaluation import write_report

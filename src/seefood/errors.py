@@ -26,7 +26,8 @@ class CheckpointError(SeefoodError):
 class BackendMissingError(SeefoodError):
     """An optional backend (OpenVINO, TensorRT, Gradio, CUDA, ...) is not available here."""
 
-    def __init__(self, backend: str, install: str | None = None, reason: str | None = None) -> None:
+    def __init__(self, backend: str, install: str | None = None, reason: str | None = None,
+                 fix: str | None = None) -> None:
         self.backend = backend
         self.install = install
         parts = [f"{backend} is not available"]
@@ -34,6 +35,8 @@ class BackendMissingError(SeefoodError):
             parts[0] += f" ({reason})"
         if install:
             parts.append(f"install it with: {install}")
+        if fix:  # what to do instead when installing is not the answer (no GPU on this machine)
+            parts.append(fix)
         super().__init__(": ".join(parts))
 
 

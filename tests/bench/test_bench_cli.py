@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from seefood.cli import bench as bench_cli
+from seefood.cli import pick as pick_cli
 from seefood.runtimes import RUNTIMES
 
 from .conftest import CLASSES
@@ -24,6 +25,7 @@ def app() -> typer.Typer:
     """A fresh app with only the bench and pick commands (the main app imports every feature)."""
     app = typer.Typer()
     bench_cli.register(app)
+    pick_cli.register(app)
     return app
 
 
@@ -74,21 +76,97 @@ def test_pick_with_nothing_qualifying_exits_1_and_says_what_to_relax(report: Pat
     result = CliRunner().invoke(app, ["pick", str(report), "--budget-ms", "0.001"])
     assert result.exit_code == 1
     assert "--budget-ms" in result.output and not (report / "decision.json").exists()
+    assert "was not written" in " ".join(result.output.split())
+
+
+def test_a_what_if_pick_that_finds_nothing_keeps_the_good_decision(report: Path, app: typer.Typer) -> None:
+    assert CliRunner().invoke(app, ["pick", str(report)]).exit_code == 0
+    good = (report / "decision.json").read_bytes()
+    what_if = CliRunner().invoke(app, ["pick", str(report), "--budget-ms", "0.001"])
+    assert what_if.exit_code == 1 and (report / "decision.json").read_bytes() == good
+    assert "is kept as it was (onnx-int8" in " ".join(what_if.output.split())
+    assert sorted(p.name for p in report.iterdir() if "decision" in p.name) == ["decision.json"]
+
+
+def test_pick_dry_run_writes_nothing(report: Path, app: typer.Typer) -> None:
+    result = CliRunner().invoke(app, ["pick", str(report), "--dry-run"])
+    assert result.exit_code == 0 and "chose onnx-int8" in result.output
+    assert not (report / "decision.json").exists()
+
+
+def test_pick_target_is_a_preset_of_formats(report: Path, app: typer.Typer) -> None:
+    from seefood.api import target_formats
+
+    assert target_formats("mobile") == ("executorch",) and set(target_formats("space")) == {"onnx", "openvino"}
+    mobile = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile"])  # no executorch rows here
+    assert mobile.exit_code == 1 and "format — fake is not among --formats executorch" in mobile.output
+    assert CliRunner().invoke(app, ["pick", str(report), "--target", "tv"]).exit_code == 2  # unknown target
+    both = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile", "--formats", "onnx"])
+    assert both.exit_code == 2 and "not both" in both.output
 
 
 def test_pick_errors_exit_nonzero(report: Path, app: typer.Typer, tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["pick", str(report), "--device", "cuda"]).exit_code == 1  # no cuda rows
     assert CliRunner().invoke(app, ["pick", str(report), "--max-drop", "-1"]).exit_code == 2  # ConfigError
-    assert CliRunner().invoke(app, ["pick", str(tmp_path / "nowhere")]).exit_code == 1
+    assert CliRunner().invoke(app, ["pick", str(tmp_path / "nowhere")]).exit_code == 2  # a bad argument
 
 
-def test_bench_bad_options_exit_2_and_missing_data_exit_1(app: typer.Typer, tmp_path: Path) -> None:
+def test_bench_bad_arguments_exit_2(app: typer.Typer, tmp_path: Path) -> None:
     export = make_export(tmp_path, CLASSES, {"onnx-fp32": {}})
     base = ["bench", str(export), "--out", str(tmp_path / "r"), *QUICK]
-    bad_batch = CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--batch-sizes", "one"])
-    assert bad_batch.exit_code == 2 and "--batch-sizes" in bad_batch.output
-    assert CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--devices", "tpu"]).exit_code == 2
-    assert CliRunner().invoke(app, [*base, "--data", str(tmp_path / "missing")]).exit_code == 1
+    bad_batch = CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--batch-size", "one"])
+    assert bad_batch.exit_code == 2 and "--batch-size" in bad_batch.output
+    assert CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--device", "tpu"]).exit_code == 2
+    assert CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--devices", "tpu"]).exit_code == 2  # old name
+    missing = CliRunner().invoke(app, [*base, "--data", str(tmp_path / "missing")])
+    assert missing.exit_code == 2 and "--data" in missing.output
+    gone = CliRunner().invoke(app, ["bench", str(tmp_path / "gone"), "--data", str(tmp_path), "--out", "r", *QUICK])
+    assert gone.exit_code == 2 and "seefood export" in " ".join(gone.output.split())
+    clash = CliRunner().invoke(app, [*base, "--data", str(tmp_path), "--batch-size", "2", "--batch-sizes", "8"])
+    assert clash.exit_code == 2 and "old spelling" in " ".join(clash.output.split())
+
+
+def test_bench_prints_its_table_and_marks_unsteady_rows(tmp_path: Path, app: typer.Typer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from seefood.bench import runner
+    from seefood.bench.stats import summarize
+
+    def jittery(*args: object, **kwargs: object) -> object:
+        """Timings whose slowest tenth is 4x the median, as on a busy machine."""
+        from seefood.bench.measure import Timing
+
+        return Timing(first_run_ms=None, stats=summarize([0.010] * 8 + [0.040] * 2, batch_size=1))
+
+    monkeypatch.setattr(runner, "measure_latency", jittery)
+    export = make_export(tmp_path, CLASSES, {"onnx-fp32": {"size": 3000}})
+    data = make_eval_data(tmp_path / "data", CLASSES, per_class=1)
+    result = CliRunner().invoke(app, ["bench", str(export), "--data", str(data), "--out", str(tmp_path / "r"),
+                                      *QUICK], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for column in ("artifact", "ran", "MB", "top-1 % (95 % CI)", "p50 ms", "speed-up", "status"):
+        assert column in text
+    assert "onnx-fp32" in text and "unsteady timing: p90 4.0x p50" in text
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert report.index("## Summary") < report.index("## cpu") and "unsteady timing: p90 4.0x p50" in report
+
+
+def test_a_re_bench_of_a_re_exported_artifact_replaces_its_rows_and_says_so(app: typer.Typer, tmp_path: Path) -> None:
+    export = make_export(tmp_path, CLASSES, {"onnx-int8": {"size": 900, "precision": "int8"}})
+    data = make_eval_data(tmp_path / "data", CLASSES, per_class=1)
+    args = ["bench", str(export), "--data", str(data), "--out", str(tmp_path / "r"), *QUICK]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    for attempt in range(2):  # two re-exports to the same folder: still one row of it, each time said
+        (export / "onnx-int8" / "model.bin").write_bytes(b"re-exported %d" % attempt)
+        again = CliRunner().invoke(app, args)
+        assert again.exit_code == 0, again.output
+        text = " ".join(again.output.split())
+        assert "replaced the earlier row of onnx-int8" in text and "re-exported" in text
+        assert text.count("replaced the earlier row of") == 1  # the unchanged reference is not re-measured
+        names = [json.loads(line)["name"] for line in (tmp_path / "r" / "results.jsonl").read_text().splitlines()]
+        assert sorted(names) == ["fake-fp32", "onnx-int8"]
+    forced = CliRunner().invoke(app, [*args, "--force"])
+    assert "re-measured (--force)" in " ".join(forced.output.split())
 
 
 def test_bench_exits_1_when_nothing_could_be_measured(app: typer.Typer, tmp_path: Path) -> None:

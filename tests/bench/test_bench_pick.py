@@ -127,7 +127,7 @@ def test_bad_rules_are_config_errors(kwargs: dict[str, Any]) -> None:
         PickRules(**kwargs)
 
 
-def test_pick_writes_decision_json_and_removes_a_stale_one(tmp_path: Path) -> None:
+def test_pick_writes_decision_json_and_a_failed_pick_keeps_it(tmp_path: Path) -> None:
     rows = [reference(80.0), row("int8", 10_000, 79.5, 8.0)]
     write_results_jsonl(tmp_path / "results.jsonl", rows)
     d = pick(tmp_path, PickRules(device="cpu"))
@@ -135,8 +135,12 @@ def test_pick_writes_decision_json_and_removes_a_stale_one(tmp_path: Path) -> No
     expected_keys = {"artifact", "name", "format", "precision", "device", "batch_size", "size_bytes", "top1", "top5",
                      "latency_ms", "reference", "rules", "rejected", "created"}
     assert expected_keys <= set(written) and written["name"] == "int8" == (d.chosen.name if d.chosen else None)
-    nothing = pick(tmp_path, PickRules(device="cpu", max_drop=0.1))
-    assert nothing.chosen is None and not (tmp_path / DECISION_JSON).exists()
+    assert (tmp_path / "pareto.png").is_file()  # re-drawn with the choice marked
+    good = (tmp_path / DECISION_JSON).read_bytes()
+    nothing = pick(tmp_path, PickRules(device="cpu", max_drop=0.1))  # a what-if that finds nothing
+    assert nothing.chosen is None and (tmp_path / DECISION_JSON).read_bytes() == good
+    dry = pick(tmp_path, PickRules(device="cpu", max_drop=5.0), write=False)
+    assert dry.chosen is not None and (tmp_path / DECISION_JSON).read_bytes() == good
 
 
 def test_pick_without_results_says_to_run_bench(tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from seefood.cli import evaluate as evaluate_cli
 from seefood.cli import train as train_cli
 from seefood.train.config import TrainConfig
 
@@ -26,6 +28,7 @@ def _text(result: object) -> str:
 def _app() -> typer.Typer:
     app = typer.Typer()
     train_cli.register(app)
+    evaluate_cli.register(app)
     return app
 
 
@@ -63,6 +66,14 @@ def test_train_refuse_resume_and_evaluate(tmp_path: Path, sample_data: Path) -> 
     assert "top-1" in _text(evaluated) and (report / "confusion.png").is_file()
     assert json.loads((report / "eval.json").read_text())["count"] == 4 * 8
 
+    flat = tmp_path / "my_photos"  # a user's <class>/<photo> folder: evaluated whole, printed, nothing written
+    shutil.copytree(sample_data / "test", flat)
+    printed = runner.invoke(_app(), ["evaluate", str(out / "best"), "--data", str(flat), "--workers", "0",
+                                     "--device", "cpu"])
+    assert printed.exit_code == 0, printed.output
+    assert "all: 32 images" in _text(printed) and "top-1" in _text(printed) and "least accurate" in _text(printed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval", "my_photos", "run"]
+
 
 @pytest.mark.parametrize(("extra", "code", "message"), [
     (["--amp", "fp8"], 2, "--amp must be one of"),
@@ -98,3 +109,15 @@ def test_evaluate_refuses_a_folder_that_is_not_a_checkpoint(tmp_path: Path, samp
     result = runner.invoke(_app(), ["evaluate", str(tmp_path), "--data", str(sample_data), "--out",
                                     str(tmp_path / "eval")])
     assert result.exit_code == 1 and "not a seefood checkpoint" in _text(result)
+    missing = runner.invoke(_app(), ["evaluate", str(tmp_path / "gone"), "--data", str(sample_data)])
+    assert missing.exit_code == 2 and "CHECKPOINT" in _text(missing)
+
+
+def test_train_on_cuda_without_a_gpu_says_what_to_pass(tmp_path: Path, sample_data: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    args = ["train", *FAST, "--data", str(sample_data), "--out", str(tmp_path / "run")]
+    result = runner.invoke(_app(), [*args, "--device", "cuda"])
+    assert result.exit_code == 1 and "pass --device cpu" in _text(result) and "install it" not in _text(result)

@@ -40,9 +40,34 @@ def test_a_file_that_is_not_an_image_is_a_clear_error(onnx_artifact: Path, tmp_p
     text = " ".join(result.output.split())  # rich wraps long lines
     assert "cannot read" in text and "Traceback" not in text
     missing = runner.invoke(app, ["predict", str(onnx_artifact), str(tmp_path / "gone.png")])
-    assert missing.exit_code == 1 and "is not a file" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "is not a file" in " ".join(missing.output.split())  # a bad argument
     zero = runner.invoke(app, ["predict", str(onnx_artifact), str(bad), "--top", "0"])
     assert zero.exit_code == 2 and "--top" in zero.output
+
+
+def test_folders_and_globs_are_expanded_and_json_gives_one_object_per_photo(onnx_artifact: Path,
+                                                                           tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "photos"
+    (folder / "more").mkdir(parents=True)
+    red, green = _photo(folder / "red.png", 0), _photo(folder / "more" / "green.png", 1)
+    (folder / "notes.txt").write_text("not a photo: left out of a folder")
+    (folder / ".hidden.png").write_bytes(b"left out too")
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    blue = _photo(loose / "blue.jpg", 2)
+    result = runner.invoke(app, ["predict", str(onnx_artifact), str(folder), str(loose / "*.jpg"), str(red),
+                                 "--json", "--top-k", "2", "--threads", "1", "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [Path(d["path"]) for d in lines] == [green, red, blue]  # folder sorted, then the glob; red only once
+    assert [d["top"][0]["label"] for d in lines] == ["green", "red", "blue"]
+    assert all(len(d["top"]) == 2 and d["ms"] >= 0 and 0 < d["top"][0]["probability"] <= 1 for d in lines)
+    table = runner.invoke(app, ["predict", str(onnx_artifact), str(folder), "--top", "1", "--threads", "1"])
+    assert table.exit_code == 0 and "more/green.png" in table.output and "red.png" in table.output
+    nothing = runner.invoke(app, ["predict", str(onnx_artifact), str(tmp_path / "*.webp")])
+    assert nothing.exit_code == 2 and "matches no" in " ".join(nothing.output.split())
 
 
 def test_photos_outside_the_spaces_pixel_limits_are_refused_before_the_model_loads(

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from seefood.bench.records import RESULTS_JSONL, BenchResult, read_results
-from seefood.bench.report import reference_for, top1_drop
+from seefood.bench.report import DECISION_JSON, PARETO_PNG, picked_slot, reference_for, top1_drop
 from seefood.errors import ConfigError, DataError
 from seefood.io import atomic_write_json
 
 log = logging.getLogger(__name__)
 
-DECISION_JSON = "decision.json"
 
 # rule names, in the order they are checked; each rejected artifact names the first one it failed
 RULE_STATUS = "status"  # not measured OK (load-failed, run-failed, skipped)
@@ -268,18 +267,22 @@ def select(rows: Sequence[BenchResult], rules: PickRules) -> Decision:
     return Decision(rules, threads, chosen, ref, tuple(rejected))
 
 
-def pick(report: str | Path, rules: PickRules) -> Decision:
-    """Read REPORT/results.jsonl, select, and write REPORT/decision.json when something qualifies."""
+def pick(report: str | Path, rules: PickRules, write: bool = True) -> Decision:
+    """Read REPORT/results.jsonl and select; write REPORT/decision.json when something qualifies (and `write`).
+
+    A pick that finds nothing writes nothing: an earlier decision.json (a good decision the Space may be built
+    from) is never removed or overwritten by a what-if pick that fails.
+    """
     report = Path(report)
     rows = read_results(report)
     if not rows:
         raise DataError(f"{report / RESULTS_JSONL} has no results: run `seefood bench ... --out {report}` first")
     decision = select(rows, rules)
-    target = report / DECISION_JSON
-    if decision.chosen is not None:
-        atomic_write_json(target, decision.to_dict())
-        log.info("wrote %s", target)
-    elif target.exists():
-        target.unlink()  # a decision from an earlier pick must not outlive a pick that found nothing
-        log.info("removed the stale %s: nothing qualifies under these rules", target)
+    if decision.chosen is not None and write:
+        from seefood.bench.plot import plot_pareto  # matplotlib: only when there is a choice to draw
+
+        written = decision.to_dict()
+        target = atomic_write_json(report / DECISION_JSON, written)
+        plot_pareto(rows, report / PARETO_PNG, picked=picked_slot(written))  # the plot marks the new choice
+        log.info("wrote %s and re-drew %s with the choice marked", target, report / PARETO_PNG)
     return decision

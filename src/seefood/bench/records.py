@@ -151,16 +151,20 @@ def write_results_csv(path: str | Path, rows: list[BenchResult]) -> Path:
     return atomic_write_text(path, buf.getvalue())
 
 
+Slot = tuple[str, str, int, int]  # artifact path, device, batch size, threads: one row each in a report
+
+
+def slot(row: BenchResult) -> Slot:
+    """Where a row sits in a report: a re-bench of the same artifact folder replaces the row in its slot."""
+    return (row.path, row.device, row.batch_size, row.threads)
+
+
 def merge_results(old: list[BenchResult], new: list[BenchResult]) -> list[BenchResult]:
     """Old rows of the same artifact *path*, device, batch and threads as a new row are replaced in place (a
     re-export at the same path replaces its earlier measurement, whatever its content); the rest are appended."""
-
-    def slot(r: BenchResult) -> tuple[str, str, int, int]:
-        return (r.path, r.device, r.batch_size, r.threads)
-
     by_slot = {slot(r): r for r in new}
     merged: list[BenchResult] = []
-    seen: set[tuple[str, str, int, int]] = set()
+    seen: set[Slot] = set()
     for r in old:
         if slot(r) in seen:  # a second stale row of the same slot (left by an older seefood) goes
             continue
@@ -170,3 +174,9 @@ def merge_results(old: list[BenchResult], new: list[BenchResult]) -> list[BenchR
             log.info("%s was re-exported since it was benched: its earlier rows are replaced", r.name)
         merged.append(replacement)
     return merged + [r for r in new if slot(r) in by_slot]
+
+
+def replaced_rows(old: list[BenchResult], new: list[BenchResult]) -> list[tuple[BenchResult, BenchResult]]:
+    """(earlier row, new row) for every row of `old` that merge_results(old, new) replaces, in `new`'s order."""
+    earlier = {slot(r): r for r in old}
+    return [(earlier[slot(r)], r) for r in new if slot(r) in earlier]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +17,7 @@ from seefood.bench.records import (
     write_results_csv,
     write_results_jsonl,
 )
-from seefood.bench.stats import NOISE_RULE, speedup, within_noise
+from seefood.bench.stats import NOISE_RULE, SPREAD_RULE, speedup, unsteady, wilson_interval, within_noise
 from seefood.io import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 REPORT_MD = "report.md"
 PARETO_PNG = "pareto.png"
 ENV_JSON = "env.json"
+DECISION_JSON = "decision.json"  # written by `seefood pick`
 
 Group = tuple[str, int, int]  # device, batch size, threads
 
@@ -52,6 +54,75 @@ def top1_drop(row: BenchResult, ref: BenchResult) -> float | None:
     return ref.top1 - row.top1
 
 
+def status_text(row: BenchResult) -> str:
+    """A row's status as the summary shows it: ok, why it failed, or what makes its numbers doubtful."""
+    if not row.ok:
+        return row.status
+    notes = []
+    if row.parity_passed is False:
+        notes.append("failed parity")
+    if row.accuracy_rule == "failed":
+        notes.append("failed its accuracy rule")
+    why = unsteady(row.latency) if row.latency is not None else None
+    if why:
+        notes.append(f"unsteady timing: {why}")
+    return "; ".join(notes) or "ok"
+
+
+def top1_interval(row: BenchResult) -> tuple[float, float] | None:
+    """The 95 % Wilson interval of a row's top-1, in percent (None when it was not measured)."""
+    if row.top1 is None or not row.num_images:
+        return None
+    lo, hi = wilson_interval(round(row.top1 / 100.0 * row.num_images), row.num_images)
+    return 100.0 * lo, 100.0 * hi
+
+
+SUMMARY_COLUMNS = ("artifact", "device", "batch", "ran", "MB", "top-1 % (95 % CI)", "p50 ms", "speed-up", "status")
+
+
+def summary(rows: list[BenchResult]) -> list[tuple[BenchResult, list[str]]]:
+    """(row, cells under SUMMARY_COLUMNS) for every row, grouped by device / batch / threads, reference first.
+
+    The short table `seefood bench` prints and report.md starts with; the device cell names the thread count
+    when the report holds more than one.
+    """
+    several = len({r.threads for r in rows}) > 1
+    out = []
+    for row in sorted(rows, key=lambda r: (*group_key(r), not r.is_reference, r.name)):
+        ref = reference_for(row, rows)
+        lat, ref_lat = row.latency, ref.latency if ref is not None else None
+        interval = top1_interval(row)
+        out.append((row, [
+            row.name + (" (ref)" if row.is_reference else ""),
+            row.device + (f" ×{row.threads}" if several else ""), str(row.batch_size),
+            row.precision_ran or row.precision, _fmt(_mb(row.size_bytes)),
+            f"{row.top1:.1f} ({interval[0]:.1f}–{interval[1]:.1f})" if interval and row.top1 is not None
+            else _fmt(row.top1, 1),
+            _fmt(lat.p50_ms if lat else None),
+            _fmt(speedup(ref_lat, lat) if lat and ref_lat else None, 2, "×"),
+            status_text(row),
+        ]))
+    return out
+
+
+def read_decision(report: str | Path) -> dict[str, Any] | None:
+    """REPORT/decision.json as written by an earlier pick (None when there is none or it is unreadable)."""
+    try:
+        data = json.loads((Path(report) / DECISION_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def picked_slot(decision: dict[str, Any] | None) -> tuple[str, str, int, int] | None:
+    """The slot (path, device, batch, threads) of the row a decision chose, for the plot to mark."""
+    try:
+        return (str(decision["artifact"]), str(decision["device"]), int(decision["batch_size"]),
+                int(decision["threads"])) if decision else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _fmt(value: float | None, digits: int = 2, suffix: str = "") -> str:
     if value is None:
         return "—"
@@ -76,7 +147,7 @@ def _cells(row: BenchResult, ref: BenchResult | None) -> list[str]:
     ran = row.precision if row.precision_ran in (None, row.precision) else f"{row.precision} ({row.precision_ran})"
     return [
         f"**{row.name}** (ref)" if row.is_reference else row.name,
-        row.format, ran, row.status, _fmt(_mb(row.size_bytes)),
+        row.format, ran, status_text(row), _fmt(_mb(row.size_bytes)),
         _fmt(row.size_bytes / ref.size_bytes if ref is not None and ref.size_bytes else None, 3),
         _fmt(row.top1), _fmt(delta, 2), _fmt(row.top5),
         _fmt(lat.p50_ms if lat else None), _fmt(lat.p90_ms if lat else None), _fmt(lat.p99_ms if lat else None),
@@ -128,9 +199,21 @@ def render_markdown(rows: list[BenchResult], env: dict[str, Any]) -> str:
             "of the reference); their p50 difference is then not evidence that one is faster"
         ),
         (
+            f"- unsteady timing: {SPREAD_RULE} (the median is then a poor summary: re-bench on a quiet machine with "
+            "--force, or a longer --min-time); top-1 intervals are 95 % Wilson intervals over the evaluation photos"
+        ),
+        (
             "- peak RSS: growth of this process's resident memory over load + runs, sampled between runs; the "
             "first artifact of a backend also pays for importing that library"
         ),
+        "",
+        "## Summary",
+        "",
+        "| " + " | ".join(SUMMARY_COLUMNS) + " |",
+        "|" + "---|" * len(SUMMARY_COLUMNS),
+        *("| " + " | ".join(cells) + " |" for _, cells in summary(rows)),
+        "",
+        "Every column, per device, batch size and thread count:",
         "",
     ]
     refs = sorted({r.path for r in rows if r.is_reference})
@@ -169,5 +252,5 @@ def write_outputs(out: Path, rows: list[BenchResult], env: dict[str, Any]) -> No
     write_results_csv(out / RESULTS_CSV, rows)
     atomic_write_text(out / REPORT_MD, render_markdown(rows, env))
     atomic_write_json(out / ENV_JSON, env)
-    plot_pareto(rows, out / PARETO_PNG)
+    plot_pareto(rows, out / PARETO_PNG, picked=picked_slot(read_decision(out)))
     log.info("wrote %s (%d rows)", out, len(rows))

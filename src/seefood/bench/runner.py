@@ -33,6 +33,7 @@ from seefood.bench.records import (
     BenchResult,
     merge_results,
     read_results,
+    replaced_rows,
     write_results_jsonl,
 )
 from seefood.bench.report import write_outputs
@@ -47,9 +48,12 @@ log = logging.getLogger(__name__)
 class BenchRun:
     """What run_bench did: every row of the report, and how many were measured now or skipped as done."""
 
-    rows: tuple[BenchResult, ...]
+    rows: tuple[BenchResult, ...]  # every row of the report, earlier ones included
     measured: int
     already_done: int
+    # (earlier row, its replacement): rows of the same artifact folder, device, batch and threads measured again,
+    # because the artifact changed (re-exported) or --force
+    replaced: tuple[tuple[BenchResult, BenchResult], ...] = ()
 
 
 def parity_passed(meta: ModelMeta | None) -> bool | None:
@@ -176,14 +180,17 @@ def _measure_loaded(
 
 
 def run_bench(config: BenchConfig) -> BenchRun:
-    """Measure every artifact under config.export_dirs and write the report folder; returns all its rows."""
-    evalset = load_eval_set(config.data, config.limit)
+    """Measure every artifact under config.export_dirs and write the report folder; returns all its rows.
+
+    The export folders and devices are looked at before the evaluation photos are scanned and decoded.
+    """
     artifacts = find_artifacts(config.export_dirs, include_reference=config.include_reference)
-    labels = check_classes(artifacts, evalset)
     devices = {key: probe(key) for key in config.devices}
     for info in devices.values():
         if not info.available:
             log.warning("skipping %s: %s", info.key, info.reason)
+    evalset = load_eval_set(config.data, config.limit)
+    labels = check_classes(artifacts, evalset)
     config.out.mkdir(parents=True, exist_ok=True)
     rows = read_results(config.out)
     done = set() if config.force else {r.key for r in rows if r.ok}
@@ -194,6 +201,7 @@ def run_bench(config: BenchConfig) -> BenchRun:
             "pass --force to re-measure them on this data", ", ".join(stale), len(evalset),
         )
     measured = skipped = 0
+    replaced: list[tuple[BenchResult, BenchResult]] = []
     with _progress(config.progress) as bar:
         overall = bar.add_task("bench", total=len(artifacts) * len(devices))
         for artifact in artifacts:
@@ -206,6 +214,7 @@ def run_bench(config: BenchConfig) -> BenchRun:
                 skipped += len(config.batch_sizes) - len(todo)
                 if todo:
                     new = bench_artifact(artifact, info, todo, config, evalset, labels.get(str(artifact.path)), bar)
+                    replaced += replaced_rows(rows, new)
                     rows = merge_results(rows, new)
                     write_results_jsonl(config.out / RESULTS_JSONL, rows)  # progress survives an interrupt
                     measured += len(new)
@@ -217,4 +226,4 @@ def run_bench(config: BenchConfig) -> BenchRun:
         "data": {"root": str(evalset.root), "images": len(evalset), "classes": len(evalset.class_names)},
     })
     write_outputs(config.out, rows, env)
-    return BenchRun(rows=tuple(rows), measured=measured, already_done=skipped)
+    return BenchRun(rows=tuple(rows), measured=measured, already_done=skipped, replaced=tuple(replaced))

@@ -17,6 +17,15 @@ import numpy as np
 
 NOISE_RULE = "interquartile ranges [p25, p75] overlap"
 
+# A row's timing is *unsteady* (marked in the bench table, report.md and the plot) when the middle half of its
+# runs spreads over more than MAX_IQR_SHARE of its median, or its slowest tenth takes more than MAX_P90_RATIO x
+# the median. On a quiet machine both stay far below (IQR ~2-10 % of p50, p90 ~1.05-1.2 x p50); past them the
+# median is a poor summary (a busy machine, frequency scaling, a GC, a runtime recompiling) and so is any ratio
+# built on it: re-bench on a quiet machine (--force), or with more --min-time.
+MAX_IQR_SHARE = 0.25
+MAX_P90_RATIO = 1.5
+SPREAD_RULE = f"IQR > {MAX_IQR_SHARE:.0%} of p50, or p90 > {MAX_P90_RATIO} x p50"
+
 
 @dataclass(frozen=True)
 class LatencyStats:
@@ -101,3 +110,30 @@ def within_noise(a: LatencyStats, b: LatencyStats) -> bool:
 def speedup(reference: LatencyStats, other: LatencyStats) -> float:
     """How many times faster `other` is than `reference`, by median (> 1: faster)."""
     return reference.p50_ms / other.p50_ms if other.p50_ms > 0 else float("nan")
+
+
+def unsteady(stats: LatencyStats) -> str | None:
+    """Why a row's timing spread is too wide to trust its median (see SPREAD_RULE), None when it is steady."""
+    if stats.p50_ms <= 0:
+        return None
+    iqr_share, tail = stats.iqr_ms / stats.p50_ms, stats.p90_ms / stats.p50_ms
+    if iqr_share > MAX_IQR_SHARE:
+        return f"IQR {iqr_share:.0%} of p50"
+    if tail > MAX_P90_RATIO:
+        return f"p90 {tail:.1f}x p50"
+    return None
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a proportion, as fractions in [0, 1].
+
+    Accuracy on a few hundred photos is uncertain by several points: two artifacts whose intervals overlap
+    are not shown to differ (250 photos: 2 more right is 0.8 points, well inside either interval).
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * float(np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

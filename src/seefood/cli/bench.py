@@ -1,4 +1,4 @@
-"""`seefood bench` (accuracy vs latency of every artifact) and `seefood pick` (choose the deploy target)."""
+"""`seefood bench` (accuracy vs latency of every artifact, its table printed) and `seefood latency` (close A/B)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from seefood.bench import BenchConfig, PickRules, pick, run_bench
+from seefood.bench import BenchConfig, BenchResult, run_bench
 from seefood.bench.config import default_threads
-from seefood.bench.pick import DECISION_JSON
-from seefood.cli.common import cli_errors, console, make_console, setup_logging
+from seefood.bench.report import SUMMARY_COLUMNS, summary
+from seefood.cli.common import cli_errors, console, existing, make_console, one_of, setup_logging
 from seefood.errors import ConfigError, SeefoodError
 
 
@@ -21,7 +22,7 @@ def _defaults(cls: Any) -> dict[str, Any]:
 
 
 _B = _defaults(BenchConfig)
-_P = _defaults(PickRules)
+_DEVICES, _BATCH_SIZES = ",".join(_B["devices"]), ",".join(map(str, _B["batch_sizes"]))  # as typed on the command line
 
 
 def _split(text: str, option: str) -> tuple[str, ...]:
@@ -40,15 +41,17 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
 
 @cli_errors
 def bench(
-    export_dirs: Annotated[list[Path], typer.Argument(help="Export folders (or single artifact folders) to bench.")],
-    data: Annotated[Path, typer.Option(help="Split folder (its test/ is used) or a <class>/<image> folder.")],
+    export_dirs: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="Export folders (or single artifact folders) to bench.")],
+    data: Annotated[Path, typer.Option(
+        help="Labelled photos to measure accuracy on: a dataset folder (its test/ is used) or a <class>/<photo> "
+             "folder (all of it).")],
     out: Annotated[Path, typer.Option(help="Report folder; a re-run adds to it and skips what is measured.")],
-    devices: Annotated[str, typer.Option(help="Comma list of devices: cpu, cuda (absent ones: skipped rows).")] = (
-        ",".join(_B["devices"])),
-    batch_sizes: Annotated[str, typer.Option(help="Comma list of batch sizes to time, e.g. 1,8.")] = (
-        ",".join(map(str, _B["batch_sizes"]))),
-    threads: Annotated[int | None, typer.Option(help="Intra-op threads for every runtime [default: all cores].")] = (
-        None),
+    device: Annotated[str, typer.Option(help="Comma list of devices: cpu, cuda (absent ones: skipped rows).")] = (
+        _DEVICES),
+    batch_size: Annotated[str, typer.Option(help="Comma list of batch sizes to time, e.g. 1,8.")] = _BATCH_SIZES,
+    threads: Annotated[int | None, typer.Option(
+        help="Intra-op threads for every runtime.", show_default="all cores")] = None,
     min_runs: Annotated[int, typer.Option(help="Timed runs at least ...")] = _B["min_runs"],
     min_time: Annotated[float, typer.Option(help="... and at least this many seconds of timed runs.")] = (
         _B["min_time_s"]),
@@ -58,53 +61,60 @@ def bench(
         None),
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = _B["progress"],
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    devices: Annotated[str | None, typer.Option(hidden=True, help="Old spelling of --device.")] = None,
+    batch_sizes: Annotated[str | None, typer.Option(hidden=True, help="Old spelling of --batch-size.")] = None,
 ) -> None:
-    """Measure accuracy, latency, memory and size of every artifact against the fp32 reference."""
+    """Measure accuracy, latency, memory and size of every artifact against the fp32 reference; print the table.
+
+    Writes OUT/report.md (a summary, then every column), results.jsonl/csv, pareto.png and env.json. A re-bench
+    of an artifact folder (re-exported, or --force) replaces its earlier rows and says which. Exit 0 when
+    something was measured, 1 when nothing could be, 2 on bad arguments.
+
+    [bold]Examples[/]
+
+    seefood bench runs/e-export --data my_photos/ --out runs/report
+    seefood bench runs/e-export runs/e-pruned --data ../shared/data/food101-sample --out runs/report --batch-size 1,8
+    """
     setup_logging(verbose)
     config = BenchConfig(
-        export_dirs=tuple(export_dirs), data=data, out=out, devices=_split(devices, "--devices"),
-        batch_sizes=_ints(batch_sizes, "--batch-sizes"), threads=threads if threads is not None else default_threads(),
+        export_dirs=tuple(existing(p, "PATH", "an export folder written by `seefood export`") for p in export_dirs),
+        data=existing(data, "--data", "a folder of labelled photos: <class>/<photo>, or a dataset with test/"),
+        out=out,
+        devices=_split(one_of(device, devices, "--device", "--devices", _DEVICES), "--device"),
+        batch_sizes=_ints(one_of(batch_size, batch_sizes, "--batch-size", "--batch-sizes", _BATCH_SIZES), "--batch-size"),
+        threads=threads if threads is not None else default_threads(),
         min_runs=min_runs, min_time_s=min_time, warmup=warmup, force=force, limit=limit, progress=progress,
     )
     run = run_bench(config)
+    make_console().print(summary_table(list(run.rows), f"seefood bench ({config.out / 'report.md'} has every column)"))
+    for old, new in run.replaced:
+        why = "re-measured (--force)" if old.sha256 == new.sha256 else "its files changed since (re-exported)"
+        console.print(f"[yellow]replaced[/] the earlier row of {old.name} ({old.device}, batch {old.batch_size}, "
+                      f"{old.threads} threads, measured {old.created}): {why}")
     ok = sum(r.ok for r in run.rows)
     console.print(
-        f"[green]bench:[/] {run.measured} row(s) measured, {run.already_done} already done, {ok}/{len(run.rows)} OK "
-        f"-> {config.out}/report.md"
+        f"[green]bench:[/] {run.measured} row(s) measured, {run.already_done} already done, "
+        f"{len(run.replaced)} replaced, {ok}/{len(run.rows)} OK -> {config.out}/report.md, {config.out}/pareto.png"
     )
     if ok == 0:
         raise SeefoodError(f"no artifact was measured successfully: see the reasons in {config.out}/report.md")
 
 
-@cli_errors
-def pick_command(
-    report: Annotated[Path, typer.Argument(help="Report folder written by `seefood bench`.")],
-    device: Annotated[str, typer.Option(help="Device whose measurements decide.")] = _P["device"],
-    max_drop: Annotated[float, typer.Option(help="Top-1 points an artifact may lose against fp32.")] = _P["max_drop"],
-    budget_ms: Annotated[float | None, typer.Option(help="p90 latency budget per batch, ms [default: none].")] = None,
-    batch_size: Annotated[int, typer.Option(help="Batch size whose measurements decide.")] = _P["batch_size"],
-    threads: Annotated[int | None, typer.Option(help="Measured thread count to use [default: the largest].")] = None,
-    size_tolerance: Annotated[float, typer.Option(
-        help="Sizes within this fraction of the smallest tie; latency decides.")] = _P["size_tolerance"],
-    formats: Annotated[str | None, typer.Option(
-        help="Only choose among these formats, e.g. onnx,openvino (what a Space serves) [default: any].")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-) -> None:
-    """Choose the smallest artifact within the accuracy drop and latency budget; write decision.json."""
-    setup_logging(verbose)
-    rules = PickRules(device=device, max_drop=max_drop, budget_ms=budget_ms, batch_size=batch_size, threads=threads,
-                      size_tolerance=size_tolerance,
-                      formats=tuple(f.strip() for f in formats.split(",") if f.strip()) if formats is not None else None)
-    decision = pick(report, rules)
-    typer.echo(decision.explain())
-    if decision.chosen is None:
-        raise typer.Exit(1)
-    typer.echo(f"wrote {report / DECISION_JSON}")
+def summary_table(rows: list[BenchResult], title: str) -> Table:
+    """The report's summary as a rich table (report.md has every column); doubtful rows in yellow, failed in red."""
+    table = Table(title=title)
+    for col in SUMMARY_COLUMNS:
+        table.add_column(col, justify="left" if col in ("artifact", "device", "ran", "status") else "right")
+    for row, cells in summary(rows):
+        style = "red" if not row.ok else None if cells[-1] == "ok" else "yellow"
+        table.add_row(*cells, style=style)
+    return table
 
 
 @cli_errors
 def latency_command(
-    artifacts: Annotated[list[Path], typer.Argument(help="Artifact folders; the first is the baseline of the ratios.")],
+    artifacts: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="Artifact folders; the first is the baseline of the ratios.")],
     batch_size: Annotated[int, typer.Option(help="Images per run.")] = 1,
     rounds: Annotated[int, typer.Option(help="Rounds; each runs every artifact in turn (1 untimed + --block timed).")] = 30,
     block: Annotated[int, typer.Option(help="Timed runs of an artifact per round.")] = 5,
@@ -115,7 +125,13 @@ def latency_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --json file.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Time artifacts interleaved (A B A B ...), so machine noise hits all alike: for close A/B comparisons."""
+    """Time artifacts interleaved (A B A B ...), so machine noise hits all alike: for close A/B comparisons.
+
+    [bold]Examples[/]
+
+    seefood latency runs/e-export/onnx-int8 runs/e-export/openvino-int8
+    seefood latency runs/e-export/openvino-int8 runs/e-pruned/openvino-int8 --threads 1 --json ab.json
+    """
     from seefood.bench.interleave import interleaved_latency, interleaved_table
     from seefood.errors import OutputExistsError
     from seefood.io import atomic_write_json
@@ -132,7 +148,6 @@ def latency_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the bench, pick and latency commands to the main app."""
+    """Add the bench and latency commands to the main app (`seefood pick` lives in cli/pick.py)."""
     app.command("bench")(bench)
-    app.command("pick")(pick_command)
     app.command("latency")(latency_command)

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -29,6 +30,7 @@ def make_console(stderr: bool = False) -> Console:
 
 console = make_console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -76,3 +78,63 @@ def not_implemented(command: str, issue: str) -> None:
     """Placeholder for a command whose feature has not landed: a clear message and exit 2."""
     console.print(f"[yellow]`{command}` is not implemented yet ({issue}).[/]")
     raise typer.Exit(2)
+
+
+def existing(path: Path, name: str, what: str) -> Path:
+    """`path` when it exists; else a ConfigError (exit 2: a bad argument) naming the argument and what it takes."""
+    if not path.exists():
+        raise ConfigError(f"{name} {path} does not exist: pass {what}")
+    return path
+
+
+def one_of(value: T, alias: T | None, name: str, alias_name: str, default: T) -> T:
+    """The value of an option that also has an old, hidden spelling (`alias`, None when not given).
+
+    The old spelling wins over the new one left at its default; two different values given are a ConfigError.
+    """
+    if alias is None:
+        return value
+    if value != default and value != alias:
+        raise ConfigError(f"{name} {value} and {alias_name} {alias} disagree: {alias_name} is the old spelling of "
+                          f"{name}; pass only {name}")
+    return alias
+
+
+def readable_help(command: Any) -> None:
+    """Show option and argument types in --help as a user reads them, for `command` and every sub-command.
+
+    typer prints the Python annotation: `<list[str]>` for PATH... arguments and `<bool>` beside every flag; this
+    shows `<path>...` (any list: its item type, then "...") and nothing beside a flag. Typer versions that print
+    click's own metavars have no `display_type_rich` and are left alone.
+    """
+    for sub in getattr(command, "commands", {}).values():
+        readable_help(sub)
+    for param in getattr(command, "params", ()):
+        _readable(param)
+    help_option = getattr(command, "get_help_option", None)
+    if help_option is not None:  # --help is made on demand, outside `params`
+        command.get_help_option = functools.partial(_readable_help_option, help_option)
+
+
+def _readable(param: Any) -> Any:
+    shown = getattr(param, "display_type_rich", None)
+    if shown is not None and not isinstance(shown, functools.partial):
+        param.display_type_rich = functools.partial(_readable_type, param, shown)
+    return param
+
+
+def _readable_help_option(make: Callable[[Any], Any], ctx: Any) -> Any:
+    option = make(ctx)
+    return None if option is None else _readable(option)
+
+
+def _readable_type(param: Any, shown: Callable[[Any], str | None], ctx: Any) -> str | None:
+    if getattr(param, "is_flag", False):
+        return None
+    text = shown(ctx)
+    if text and text.startswith("<list[") and text.endswith("]>"):
+        item = "path" if param.metavar == "PATH" else text[len("<list["):-2].lower()
+        text = f"<{item}>..."
+    elif text and getattr(param, "nargs", 1) != 1 and not text.endswith("..."):
+        text += "..."
+    return text

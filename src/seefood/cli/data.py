@@ -28,7 +28,12 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes identical files.")] = DEFAULT_SAMPLE.seed,
     force: Annotated[bool, typer.Option("--force", help="Replace what an earlier `data sample` wrote in OUT (other files stay).")] = False,
 ) -> None:
-    """Write the generated food-like sample dataset to OUT."""
+    """Write the generated food-like sample dataset to OUT.
+
+    [bold]Examples[/]
+
+    seefood data sample runs/sample --per-class-train 40
+    """
     setup_logging()
     cfg = SampleConfig(per_class_train=per_class_train, per_class_test=per_class_test, size=size, seed=seed)
     path = make_sample_dataset(out, cfg.per_class_train, cfg.per_class_test, cfg.size, cfg.seed, overwrite=force)
@@ -68,7 +73,13 @@ def info(
     check: Annotated[bool, typer.Option(help="Decode every image to find broken files.")] = _DEFAULT_DATA.check,
     download: Annotated[bool, typer.Option(help="Allow downloading Food-101.")] = _DEFAULT_DATA.download,
 ) -> None:
-    """Show the classes and split sizes a data spec resolves to."""
+    """Show the classes and split sizes a data spec resolves to.
+
+    [bold]Examples[/]
+
+    seefood data info my_photos/
+    seefood data info ../shared/data/food101-sample --check
+    """
     setup_logging()
     cfg = DataConfig(spec=spec, root=root, subset=subset, classes=_split_names(classes), seed=seed,
                      val_fraction=val_fraction, strict=strict, download=download, check=check)

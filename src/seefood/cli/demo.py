@@ -24,7 +24,13 @@ def demo(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing demo folder.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Generate data, train, export every CPU format with int8, bench, pick, and build the Space."""
+    """Generate data, train, export every CPU format with int8, bench, pick, and build the Space.
+
+    [bold]Examples[/]
+
+    seefood demo --out runs/demo --force
+    seefood demo --model tiny --epochs 2 --threads 2
+    """
     from seefood.demo import run_demo
 
     setup_logging(verbose)
@@ -43,25 +49,11 @@ def demo(
 
 
 def compact_table(report: Path) -> Table:
-    """The report's key columns, narrow enough for an 80-column terminal (report.md has them all)."""
+    """The report's summary, narrow enough for a terminal (report.md has every column)."""
     from seefood.bench import read_results
+    from seefood.cli.bench import summary_table
 
-    rows = read_results(report)
-    refs = {(r.device, r.batch_size): r for r in rows if r.is_reference and r.ok}
-    table = Table(title=f"seefood bench ({report / 'report.md'} has every column)")
-    for col in ("artifact", "dev", "b", "ran", "MB", "top-1 %", "p50 ms", "p90 ms", "× ref"):
-        table.add_column(col, justify="left" if col in ("artifact", "ran", "dev") else "right")
-    for r in sorted(rows, key=lambda r: (r.device, r.batch_size, not r.is_reference, r.name)):
-        ref = refs.get((r.device, r.batch_size))
-        lat = r.latency
-        speed = f"{ref.latency.p50_ms / lat.p50_ms:.2f}" if ref and ref.latency and lat and lat.p50_ms else "-"
-        table.add_row(
-            r.name + (" (ref)" if r.is_reference else "") + ("" if r.ok else f" [red]{r.status}[/]"),
-            r.device, str(r.batch_size), r.precision_ran or r.precision, f"{r.size_bytes / 1e6:.2f}",
-            f"{r.top1:.1f}" if r.top1 is not None else "-", f"{lat.p50_ms:.2f}" if lat else "-",
-            f"{lat.p90_ms:.2f}" if lat else "-", speed,
-        )
-    return table
+    return summary_table(read_results(report), f"seefood bench ({report / 'report.md'} has every column)")
 
 
 def register(app: typer.Typer) -> None:

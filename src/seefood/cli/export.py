@@ -71,6 +71,11 @@ def export(
     """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.
 
     Exit 0 when every requested artifact passed, 1 when some failed, 2 on bad arguments.
+
+    [bold]Examples[/]
+
+    seefood export runs/e/best --out runs/e-export --int8
+    seefood export runs/e/best --out runs/e-mobile --formats executorch --int8 --parity-data my_photos/
     """
     from seefood.export.pipeline import run_export
     from seefood.export.report import summary_table

@@ -18,17 +18,23 @@ _DEFAULT_LOW = float(MonitorConfig.__dataclass_fields__["low_confidence"].defaul
 def monitor(
     log: Annotated[Path, typer.Argument(help="The Space's predictions.sqlite.")],
     reference: Annotated[Path | None, typer.Option(
-        help="Bench report folder, decision.json, artifact or Space folder [default: what the log stores].")] = None,
+        help="Bench report folder, decision.json, artifact or Space folder.", show_default="what the log stores")] = None,
     since: Annotated[str | None, typer.Option(help="Only requests at or after this ISO 8601 time (UTC if naive).")] = (
         None),
     until: Annotated[str | None, typer.Option(help="Only requests before this ISO 8601 time.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for monitor.json + monitor.png [default: beside LOG].")] = (
+    out: Annotated[Path | None, typer.Option(help="Folder for monitor.json + monitor.png.", show_default="beside LOG")] = (
         None),
     low_confidence: Annotated[float, typer.Option(help="Top-1 probability below which a prediction is low.")] = (
         _DEFAULT_LOW),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Summarise a Space's prediction log: table on the terminal, PNG and JSON on disk."""
+    """Summarise a Space's prediction log: table on the terminal, PNG and JSON on disk.
+
+    [bold]Examples[/]
+
+    seefood monitor runs/space/logs/predictions.sqlite --reference runs/report
+    seefood monitor runs/space/logs/predictions.sqlite --since 2026-12-01T00:00
+    """
     setup_logging(verbose)
     config = MonitorConfig(log=log, reference=reference, since=since, until=until, low_confidence=low_confidence)
     report, files = run_monitor(config, out)

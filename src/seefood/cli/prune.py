@@ -42,6 +42,11 @@ def prune(
 
     Exit 0 when the result stays within --max-drop of the original, 1 when it does not (it is still
     written, marked metrics.accuracy_rule = "failed"), 2 on bad arguments.
+
+    [bold]Examples[/]
+
+    seefood prune runs/e/best --ratio 0.3 --out runs/e-prune --finetune-epochs 3 --baseline
+    seefood prune runs/e/best --ratio 0.3 --drop-blocks 7 --out runs/e-prune7
     """
     from seefood.prune import PruneConfig, prune_checkpoint, summary_table
 

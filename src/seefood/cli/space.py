@@ -27,19 +27,25 @@ space_app = typer.Typer(help="Build, serve and push the Gradio Space of the pick
 def build(
     decision: Annotated[Path, typer.Argument(help="REPORT/decision.json from `seefood pick` (or the REPORT folder).")],
     out: Annotated[Path, typer.Option(help="The Space folder to write.")],
-    examples: Annotated[Path | None, typer.Option(help="Folder of example images [default: drawn by code].")] = None,
+    examples: Annotated[Path | None, typer.Option(help="Folder of example images.", show_default="drawn by code")] = None,
     log_images: Annotated[bool, typer.Option(help="Also keep uploaded images in the prediction log.")] = (
         _B["log_images"]),
-    title: Annotated[str | None, typer.Option(help="Space title [default: from the artifact].")] = None,
+    title: Annotated[str | None, typer.Option(help="Space title.", show_default="from the artifact")] = None,
     license: Annotated[str, typer.Option(help="Hugging Face license id for the front matter.")] = _B["license"],
     num_examples: Annotated[int, typer.Option(help="How many example images.")] = _B["num_examples"],
-    threads: Annotated[int | None, typer.Option(help="Runtime threads in the Space [default: all cores].")] = None,
+    threads: Annotated[int | None, typer.Option(help="Runtime threads in the Space.", show_default="all cores")] = None,
     force: Annotated[bool, typer.Option(help="Replace what an earlier build wrote in --out (logs/ stays).")] = _B["force"],
     verify: Annotated[bool, typer.Option(help="Classify the examples in a torch-free interpreter first.")] = (
         _B["verify"]),
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Write a complete Gradio Space (app, model, examples, README, requirements) without torch."""
+    """Write a complete Gradio Space (app, model, examples, README, requirements) without torch.
+
+    [bold]Examples[/]
+
+    seefood space build runs/report/decision.json --out runs/space
+    seefood space build runs/report --out runs/space --examples my_photos/pizza --force
+    """
     setup_logging(verbose)
     result = build_space(SpaceConfig(
         decision=decision, out=out, examples=examples, log_images=log_images, title=title, license=license,
@@ -59,7 +65,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = _S["port"],
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Run the Space locally (python app.py) until Ctrl-C."""
+    """Run the Space locally (python app.py) until Ctrl-C.
+
+    [bold]Examples[/]
+
+    seefood space serve runs/space --port 7860
+    """
     setup_logging(verbose)
     code = serve_space(ServeConfig(space=space, host=host, port=port))
     if code not in (0, -2, 130):  # -2 / 130: stopped with Ctrl-C
@@ -74,7 +85,12 @@ def push(
     private: Annotated[bool, typer.Option(help="Create the Space as private.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Upload the Space to the Hugging Face Hub (token: HF_TOKEN or `hf auth login`)."""
+    """Upload the Space to the Hugging Face Hub (token: HF_TOKEN or `hf auth login`).
+
+    [bold]Examples[/]
+
+    seefood space push runs/space --repo you/seefood-demo --private
+    """
     setup_logging(verbose)
     url = push_space(PushConfig(space=space, repo=repo, private=private))
     console.print(f"[green]pushed:[/] {url}")

@@ -1,4 +1,4 @@
-"""`seefood train` / `seefood-train` and `seefood evaluate`: options -> TrainConfig / EvalOptions -> library.
+"""`seefood train` / `seefood-train`: options -> TrainConfig -> library.
 
 Multi-GPU: `torchrun --nproc_per_node N $(which seefood-train) --model effnet_b2 ...`.
 """
@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from seefood.cli.common import cli_errors, console, make_console, setup_logging
-from seefood.train.config import AMP_MODES, DEVICES, EvalOptions, TrainConfig, resume_config
+from seefood.train.config import AMP_MODES, DEVICES, TrainConfig, resume_config
 
 _T = TrainConfig()
-_E = EvalOptions()
 stdout = make_console()
 
 
@@ -85,7 +83,13 @@ def train_command(
     log_every: Annotated[int | None, typer.Option(help="Steps between step logs", show_default=_d(_T.log_every))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:
-    """Fine-tune a model; writes config.json, best/, last/, tb/, test/ and result.json into --out."""
+    """Fine-tune a model; writes config.json, best/, last/, tb/, test/ and result.json into --out.
+
+    [bold]Examples[/]
+
+    seefood train --model effnet_lite2 --weights imagenet --data my_photos/ --epochs 10 --out runs/mine
+    seefood train --resume runs/mine --epochs 15
+    """
     from seefood.train.distributed import detect
     from seefood.train.loop import train
     from seefood.train.progress import summary_table
@@ -111,44 +115,9 @@ def train_command(
         stdout.print(summary_table(result))
 
 
-@cli_errors
-def evaluate_command(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder, e.g. runs/NAME/best")],
-    data: Annotated[str, typer.Option(help="sample, food101 or an ImageFolder PATH")],
-    out: Annotated[Path, typer.Option(help="Report folder (eval.json, confusion.png)")],
-    split: Annotated[str, typer.Option(help="train, val or test")] = _E.split,
-    data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder")] = None,
-    seed: Annotated[int, typer.Option(help="Split seed (the run's, for --split val)")] = _E.seed,
-    val_fraction: Annotated[float, typer.Option(help="Validation share, as in training")] = _E.val_fraction,
-    strict_data: Annotated[bool, typer.Option("--strict-data", help="Fail on unreadable images")] = _E.strict_data,
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = _E.batch_size,
-    device: Annotated[str, typer.Option(help=", ".join(DEVICES))] = _E.device,
-    workers: Annotated[int, typer.Option(help="DataLoader workers")] = _E.workers,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads", show_default="torch's")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
-) -> None:
-    """Evaluate a checkpoint: top-1/top-5, per-class accuracy, confusion matrix (JSON + PNG)."""
-    from seefood.train.evaluation import evaluate
-
-    setup_logging(verbose)
-    options = EvalOptions(
-        split=split, data_root=str(data_root) if data_root else None, seed=seed, val_fraction=val_fraction,
-        strict_data=strict_data, batch_size=batch_size, device=device, workers=workers, threads=threads, force=force,
-    )
-    result = evaluate(checkpoint, data, out, options)
-    table = Table(title=f"seefood evaluate ({result.split}, {result.count} images)", show_header=False)
-    for name, value in (("top-1", f"{result.top1:.2%}"), ("top-5", f"{result.top5:.2%}"),
-                        ("loss", f"{result.loss:.4f}"), ("report", str(result.report)),
-                        ("confusion matrix", str(result.confusion_png))):
-        table.add_row(name, value)
-    stdout.print(table)
-
-
 def register(app: typer.Typer) -> None:
-    """Add the train and evaluate commands to the main app."""
+    """Add the train command to the main app (`seefood evaluate` lives in cli/evaluate.py)."""
     app.command("train")(train_command)
-    app.command("evaluate")(evaluate_command)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 DEVICES = ("auto", "cpu", "cuda")
 FREEZE_MODES = (None, "backbone")
-EVAL_SPLITS = ("train", "val", "test")
+EVAL_SPLITS = ("train", "val", "test", "all")  # all: every image of the data, whatever its split
 CONFIG_FILE = "config.json"
 # settings that may change when resuming without changing what the run computes
 RESUME_SAFE = frozenset({"epochs", "patience", "device", "workers", "threads", "log_every", "resume", "out", "force"})
@@ -125,7 +125,9 @@ class TrainConfig:
 class EvalOptions:
     """How to evaluate (the data spec, checkpoint and output folder are arguments of `evaluate`)."""
 
-    split: str = "test"  # which split of the data to evaluate: train, val or test
+    # which images to evaluate: train, val, test or all; None: a flat <class>/ folder whole (it has no test split of
+    # its own), a dataset with a test/ folder (or sample, food101) its test split
+    split: str | None = None
     data_root: str | None = None  # dataset cache folder (None: seefood.data's default)
     seed: int = 0  # the data split seed; use the training run's seed for --split val
     val_fraction: float = 0.1  # as in training, so --split val/train select the same images
@@ -137,7 +139,7 @@ class EvalOptions:
     force: bool = False  # replace an existing output folder
 
     def __post_init__(self) -> None:
-        if self.split not in EVAL_SPLITS:
+        if self.split is not None and self.split not in EVAL_SPLITS:
             raise ConfigError(f"--split must be one of {', '.join(EVAL_SPLITS)}, got {self.split!r}")
         if self.batch_size < 1 or self.workers < 0:
             raise ConfigError("--batch-size must be >= 1 and --workers >= 0")
@@ -152,7 +154,9 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
-        raise BackendMissingError("CUDA", reason="no GPU visible to torch", install="use --device cpu on this machine")
+        raise BackendMissingError(
+            "CUDA", reason=f"torch {torch.__version__} sees no CUDA GPU here",
+            fix="pass --device cpu (or --device auto: CUDA when there is one, else the CPU)")
     return requested
 
 

@@ -20,6 +20,7 @@ from seefood.export.formats import EXPORTERS, ExportSpec
 from seefood.export.formats import executorch as et_format
 from seefood.export.quantize import INT8_RECIPES
 from seefood.export.report import ExportReport
+from seefood.formats import get_format, resolve
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, read_artifact_meta
 from tests.export.conftest import QUICK
@@ -209,7 +210,9 @@ def test_missing_executorch_says_how_to_install_it(
 
 def test_executorch_exports_fp32_only_and_int8_through_its_recipes() -> None:
     exporter = EXPORTERS["executorch"]
-    assert exporter.files == ("model.pte",) and exporter.runtime_devices == ("cpu",)
+    spec = get_format("executorch")  # a plain registry entry: files, runtime, exporter, recipes, no Space
+    assert spec.files == ("model.pte",) and spec.runtime_devices == ("cpu",) and spec.space is None
+    assert exporter.name == "executorch" and resolve(spec.runtime).__name__ == "ExecuTorchRuntime"
     assert exporter.unsupported("fp32", "cpu") is None
     assert "--int8" in (exporter.unsupported("fp16", "cpu") or "")
     assert [r.name for r in INT8_RECIPES["executorch"]] == [

@@ -1,18 +1,32 @@
-"""Format modules on their own: the registry, TorchScript's reload check, and the CUDA-only paths."""
+"""Format modules on their own: the format registry, TorchScript's reload check, and the CUDA-only paths."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from seefood.errors import ExportError
+from seefood.errors import ConfigError, ExportError
 from seefood.export.formats import EXPORTERS, ExportSpec, get_exporter
 from seefood.export.formats import torchscript as ts_format
+from seefood.export.quantize import INT8_RECIPES
+from seefood.formats import (
+    FORMATS,
+    FormatSpec,
+    export_formats,
+    get_format,
+    int8_formats,
+    resolve,
+    space_formats,
+)
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
+from seefood.runtimes import RUNTIMES
+from seefood.space.card import SPACE_FORMATS
 
 META = ModelMeta("tiny", ("a", "b", "c"), get_spec("tiny").preprocessing)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -23,12 +37,59 @@ def _model() -> torch.nn.Module:
     return create_model("tiny", 3).eval()
 
 
-def test_registry_keys_are_the_cli_values_and_formats() -> None:
-    assert list(EXPORTERS) == ["torchscript", "onnx", "openvino", "tensorrt", "executorch"]
-    for name, exporter in EXPORTERS.items():
-        assert exporter.name == name and exporter.files and exporter.runtime_devices
-    with pytest.raises(Exception, match="use one of torchscript, onnx, openvino, tensorrt, executorch"):
+def test_every_format_is_one_registry_record_and_the_tables_are_its_views() -> None:
+    assert {"pytorch", "torchscript", "onnx", "openvino", "tensorrt", "executorch"} <= set(FORMATS)
+    for name, spec in FORMATS.items():
+        assert spec.name == name and spec.files and spec.runtime_devices and ":" in spec.runtime
+        if spec.exporter is not None:
+            assert resolve(spec.exporter) is EXPORTERS[name] and EXPORTERS[name].name == name
+    assert FORMATS["pytorch"].exporter is None  # the checkpoint is the source, not an export target
+    # the tables other code reads are the registry's, in registry order
+    assert tuple(EXPORTERS) == export_formats() == tuple(n for n in FORMATS if n != "pytorch")
+    assert RUNTIMES == {name: spec.runtime for name, spec in FORMATS.items()}
+    assert tuple(INT8_RECIPES) == int8_formats() and tuple(SPACE_FORMATS) == space_formats() == ("onnx", "openvino")
+    assert all(INT8_RECIPES[name] is resolve(str(FORMATS[name].int8_recipes)) for name in int8_formats())
+    with pytest.raises(ConfigError, match="use one of " + ", ".join(export_formats())):
         get_exporter("coreml")
+    with pytest.raises(ConfigError, match="use one of " + ", ".join(FORMATS)):
+        get_format("coreml")
+
+
+def test_the_runtimes_read_their_file_names_from_the_registry() -> None:
+    from seefood.export.formats import openvino as ov_format
+    from seefood.runtimes import onnx as ort_runtime
+
+    assert ort_runtime.MODEL_FILE == get_format("onnx").files[0]
+    assert (ts_format.MODEL_FILE, ov_format.WEIGHTS_FILE) == (get_format("torchscript").files[0], "model.bin")
+
+
+def test_the_registry_and_export_validation_import_no_torch() -> None:
+    code = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from seefood.export.config import ExportConfig\n"
+        "from seefood.errors import ConfigError\n"
+        "import seefood.cli.export\n"
+        "ExportConfig(Path(tempfile.mkdtemp()), Path('out'), formats=('onnx', 'executorch'), int8=True,\n"
+        "             int8_recipes=('ort-static',))\n"
+        "try:\n"
+        "    ExportConfig(Path(tempfile.mkdtemp()), Path('out'), formats=('coreml',))\n"
+        "except ConfigError as exc:\n"
+        "    assert 'coreml' in str(exc)\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_a_format_added_to_the_registry_is_validated_and_planned(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Validation and the default format list read the registry itself: no other table to extend."""
+    from seefood.export.config import ExportConfig
+
+    monkeypatch.setitem(FORMATS, "fake", FormatSpec("fake", ("model.fake",), "tests.bench.fakes:FakeRuntime",
+                                                     exporter=FORMATS["onnx"].exporter))
+    assert export_formats()[-1] == "fake" and ExportConfig(tmp_path, tmp_path / "out", formats=("fake",))
 
 
 def test_torchscript_export_proves_the_written_file_reloads(

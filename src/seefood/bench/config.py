@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seefood.bench.devices import DEVICES
 from seefood.errors import ConfigError
-
-
-def default_threads() -> int:
-    """All cores this process may run on (the default --threads)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS / Windows
-        return os.cpu_count() or 1
+from seefood.threads import default_threads
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import numpy as np
 
 from seefood.bench.stats import LatencyStats, speedup, summarize, within_noise
 from seefood.errors import ConfigError
+from seefood.threads import resolve_threads
 from seefood.versions import library_versions
 
 
@@ -86,16 +87,20 @@ def interleaved_times(
 
 
 def interleaved_latency(
-    artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 30, warmup: int = 10, threads: int = 2,
+    artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 30, warmup: int = 10, threads: int | None = None,
     device: str = "cpu", seed: int = 0, block: int = 5,
 ) -> InterleavedReport:
-    """Load every artifact, then time `runtime.run` on one shared input batch in alternating blocks."""
+    """Load every artifact, then time `runtime.run` on one shared input batch in alternating blocks.
+
+    threads: intra-op threads of every runtime (None: seefood.threads.default_threads()), recorded in the report.
+    """
     from seefood.runtimes import load_runtime
 
     if len(artifacts) < 2:
         raise ConfigError("name at least two artifacts to compare (the first is the baseline of the ratios)")
-    if batch_size < 1 or threads < 1:
+    if batch_size < 1 or (threads is not None and threads < 1):
         raise ConfigError(f"--batch-size and --threads must be >= 1, got {batch_size} and {threads}")
+    threads = resolve_threads(threads)
     runtimes = [load_runtime(Path(a), device=device, threads=threads) for a in artifacts]
     crops = {rt.meta.preprocessing.crop for rt in runtimes}
     if len(crops) != 1:

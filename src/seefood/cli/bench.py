@@ -119,7 +119,8 @@ def latency_command(
     rounds: Annotated[int, typer.Option(help="Rounds; each runs every artifact in turn (1 untimed + --block timed).")] = 30,
     block: Annotated[int, typer.Option(help="Timed runs of an artifact per round.")] = 5,
     warmup: Annotated[int, typer.Option(help="Untimed runs of each artifact first.")] = 10,
-    threads: Annotated[int, typer.Option(help="Intra-op threads for every runtime.")] = 2,
+    threads: Annotated[int | None, typer.Option(
+        help="Intra-op threads for every runtime.", show_default="every core this process may use")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --json file.")] = False,

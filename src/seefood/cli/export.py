@@ -1,4 +1,4 @@
-"""`seefood export` / `seefood-export`: checkpoint -> TorchScript, ONNX, OpenVINO, TensorRT, ExecuTorch (+ fp16, int8)."""
+"""`seefood export` / `seefood-export`: checkpoint -> every format of the registry (seefood.formats), + fp16, int8."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import typer
 from seefood.cli.common import cli_errors, make_console, setup_logging
 from seefood.errors import ConfigError
 from seefood.export.config import ExportConfig
+from seefood.formats import export_formats, int8_formats
 
 # the defaults of ExportConfig's fields (the config itself needs a checkpoint to be built)
 _C = SimpleNamespace(**{f.name: f.default for f in fields(ExportConfig)})
@@ -34,8 +35,8 @@ def export(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder written by `seefood train` (e.g. runs/x/best).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="EXPORT_DIR: one folder per artifact, failed/ for misses.")],
     formats: Annotated[str | None, typer.Option(
-        help="Comma-separated: torchscript,onnx,openvino,tensorrt,executorch (default: every one installed here).")] = None,
-    int8: Annotated[bool, typer.Option("--int8", help="Also quantise to int8 (ONNX, OpenVINO, ExecuTorch).")] = False,
+        help=f"Comma-separated: {','.join(export_formats())} (default: every one installed here).")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help=f"Also quantise to int8 ({', '.join(int8_formats())}).")] = False,
     int8_recipe: Annotated[str | None, typer.Option(
         help="Comma-separated int8 recipes to try, e.g. nncf-ptq,ort-static (default: all, default first, then "
              "remedies; names in docs/architecture.md).")] = None,
@@ -56,7 +57,8 @@ def export(
         help="fp32/fp16: raw top-1 agreement required when too few photos are confident (fraction).")] = _C.min_agreement,
     min_agreement_int8: Annotated[float, typer.Option(
         help="int8: raw top-1 agreement required when too few photos are confident (fraction).")] = _C.min_agreement_int8,
-    threads: Annotated[int | None, typer.Option(help="Intra-op threads for every runtime (default: all cores).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Intra-op threads for every runtime.", show_default="every core this process may use")] = None,
     latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = 20,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = False,
     prune: Annotated[float | None, typer.Option(

@@ -33,7 +33,8 @@ def prune(
     batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size (default: the checkpoint's).")] = None,
     device: Annotated[str, typer.Option(help="Fine-tuning device: auto, cpu or cuda.")] = "auto",
     workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 2,
-    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: torch's).")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="Torch CPU threads.", show_default="every core this process may use")] = None,
     latency_runs: Annotated[int, typer.Option(help="Timed b=1 CPU runs per model (0: skip).")] = 30,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier prune run in DIR.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,

@@ -79,7 +79,8 @@ def train_command(
     out: Annotated[Path | None, typer.Option(help="Run folder", show_default=_d(_T.out))] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this folder (its saved settings)")] = None,
     force: Annotated[bool | None, typer.Option("--force", help="Start over in a non-empty --out")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads", show_default="torch's")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="torch CPU threads", show_default="every core this process may use")] = None,
     log_every: Annotated[int | None, typer.Option(help="Steps between step logs", show_default=_d(_T.log_every))] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging")] = False,
 ) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 from torch import nn
 
 from seefood.export.config import ExportConfig
-from seefood.export.formats import get_exporter
 from seefood.export.metadata import write_artifact_metadata
 from seefood.export.parity import ParitySet, ParityThresholds, check_parity
 from seefood.export.report import FAILED_DIR, PARITY_FAILED, PASSED
+from seefood.formats import get_format
 from seefood.io import dir_size
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime
@@ -47,7 +47,7 @@ class ExportContext:
     def runtime_device(self, fmt: str) -> str:
         """The export device when the format's runtime can use it, else the CPU."""
         device = self.config.device
-        return device if device in get_exporter(fmt).runtime_devices else "cpu"
+        return device if device in get_format(fmt).runtime_devices else "cpu"
 
 
 @dataclass(frozen=True)
@@ -111,5 +111,5 @@ def place(staged: Path, target: Path) -> None:
 
 def model_size(folder: Path, fmt: str) -> int:
     """Bytes of the model file(s) of an artifact (the sidecar is not counted)."""
-    files = [folder / f for f in get_exporter(fmt).files if (folder / f).is_file()]
+    files = [folder / f for f in get_format(fmt).files if (folder / f).is_file()]
     return sum(f.stat().st_size for f in files) if files else dir_size(folder)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from seefood.errors import ConfigError
 from seefood.export import recipes as recipe_tables
+from seefood.formats import export_formats
+from seefood.threads import resolve_threads
 
 BATCH_CHOICES = ("1", "dynamic")
 DEVICE_CHOICES = ("cpu", "cuda")
@@ -20,7 +21,7 @@ class ExportConfig:
 
     checkpoint: Path  # a checkpoint folder written by `seefood train` (model.safetensors + meta.json)
     out: Path  # EXPORT_DIR; one sub-folder per artifact, failed ones under failed/
-    formats: tuple[str, ...] | None = None  # format registry keys; None: every format installed here
+    formats: tuple[str, ...] | None = None  # format registry keys (seefood.formats); None: every one installed here
     fp16: bool = False  # also export fp16 variants where the format and device support them
     int8: bool = False  # also quantise to int8 (recipes from seefood.export.quantize)
     # --int8-recipe: only these int8 recipe names (seefood.export.quantize.INT8_RECIPES), in registry order;
@@ -43,7 +44,7 @@ class ExportConfig:
     min_confident: int = 50  # fewer confident photos than this: raw agreement is judged instead
     min_agreement: float = 0.99  # fp32/fp16 artifacts: raw top-1 agreement (only with too few confident photos)
     min_agreement_int8: float = 0.97  # int8 artifacts: raw top-1 agreement (only with too few confident photos)
-    threads: int | None = None  # intra-op threads for every runtime; None: os.cpu_count()
+    threads: int | None = None  # intra-op threads for every runtime; None: seefood.threads.default_threads()
     opset: int = 18  # ONNX opset (>= 18)
     latency_runs: int = 20  # quick b=1 latency: timed runs per artifact after warm-up (0: skip)
     force: bool = False  # replace an existing EXPORT_DIR
@@ -56,15 +57,13 @@ class ExportConfig:
     drop_blocks: int = 0  # --drop-blocks: whole residual blocks --prune removes before its channels
 
     def __post_init__(self) -> None:
-        from seefood.export.formats import EXPORTERS
-
         problems = []
         if self.formats is not None:
             if not self.formats:
                 problems.append("--formats is empty: name at least one, or leave it out for every installed one")
-            unknown = [f for f in self.formats if f not in EXPORTERS]
+            unknown = [f for f in self.formats if f not in export_formats()]
             if unknown:
-                problems.append(f"unknown format(s) {', '.join(unknown)}: use {', '.join(EXPORTERS)}")
+                problems.append(f"unknown format(s) {', '.join(unknown)}: use {', '.join(export_formats())}")
         if self.int8_recipes is not None:
             problems += int8_recipe_problems(self.int8_recipes, self.int8)
         if self.batch not in BATCH_CHOICES:
@@ -86,7 +85,7 @@ class ExportConfig:
                 f"--parity-size"
             )
         if self.threads is not None and self.threads < 1:
-            problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core")
+            problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core it may use")
         if self.opset < 18:
             problems.append(f"--opset must be >= 18 (opset 17 gets silently upgraded), got {self.opset}")
         if self.prune is not None and not (0 <= self.prune < 1 and (self.prune > 0 or self.drop_blocks > 0)):
@@ -118,7 +117,7 @@ class ExportConfig:
     @property
     def resolved_threads(self) -> int:
         """The thread count every runtime gets."""
-        return self.threads or os.cpu_count() or 1
+        return resolve_threads(self.threads)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (recorded in export.json)."""

@@ -19,13 +19,14 @@ from seefood.errors import BackendMissingError, ConfigError, OutputExistsError
 from seefood.export import recipes as recipe_tables
 from seefood.export.artifact import ExportContext, describe_error, place, verify_and_place
 from seefood.export.config import ExportConfig
-from seefood.export.formats import EXPORTERS, Exporter, ExportSpec
+from seefood.export.formats import Exporter, ExportSpec, get_exporter
 from seefood.export.int8 import calibration_source, export_int8
 from seefood.export.latency import add_latency
 from seefood.export.metadata import artifact_meta, write_sidecar
 from seefood.export.parity import build_parity_set
 from seefood.export.parity_data import resolve_parity_photos, sample_photos
 from seefood.export.report import EXPORT_FAILED, FAILED_DIR, SKIPPED, ArtifactRow, ExportReport
+from seefood.formats import export_formats
 from seefood.io import atomic_dir
 from seefood.runtimes._torch import TorchModuleRuntime, torch_device
 
@@ -44,8 +45,8 @@ def plan(config: ExportConfig) -> tuple[list[tuple[Exporter, str]], list[Artifac
     precisions = [p for p, on in (("fp32", True), ("fp16", config.fp16), ("int8", config.int8)) if on]
     todo: list[tuple[Exporter, str]] = []
     rows: list[ArtifactRow] = []
-    for name in config.formats or tuple(EXPORTERS):
-        exporter = EXPORTERS[name]
+    for name in config.formats or export_formats():
+        exporter = get_exporter(name)
         try:
             exporter.check_backend()
         except BackendMissingError as exc:
@@ -108,7 +109,7 @@ def _on(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 
 def _row_order(row: ArtifactRow) -> tuple[int, int]:
-    formats = list(EXPORTERS)
+    formats = list(export_formats())
     return (formats.index(row.format) if row.format in formats else len(formats),
             PRECISION_ORDER.index(row.precision) if row.precision in PRECISION_ORDER else len(PRECISION_ORDER))
 

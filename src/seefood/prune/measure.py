@@ -15,6 +15,7 @@ from seefood.bench.interleave import interleaved_times
 from seefood.bench.stats import LatencyStats, summarize
 from seefood.preprocessing import Preprocessing
 from seefood.runtimes._torch import has_conv2d
+from seefood.torch_threads import torch_threads
 from seefood.train.metrics import EvalMetrics, evaluate_model
 
 WARMUP = 3  # untimed calls per model first (allocations, kernel selection, caches)
@@ -56,15 +57,10 @@ def interleaved_latency(
     models: Sequence[nn.Module], sample: torch.Tensor, runs: int, threads: int | None = None
 ) -> list[LatencyStats]:
     """b=1 eager CPU latency of each model on `sample`, runs interleaved A B A B so background load hits all alike."""
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         calls = [_eager_call(copy.deepcopy(m).cpu().eval(), sample) for m in models]
         with torch.inference_mode():
             times = interleaved_times(calls, rounds=runs, warmup=WARMUP)
-    finally:
-        torch.set_num_threads(previous)
     return [summarize(np.asarray(t), batch_size=int(sample.shape[0])) for t in times]
 
 

@@ -11,18 +11,14 @@ import json
 from pathlib import Path
 
 from seefood.errors import ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import ARTIFACT_META, Runtime, predict, resolve_threads, softmax, top_k
+from seefood.runtimes.base import ARTIFACT_META, Runtime, predict, softmax, top_k
+from seefood.threads import resolve_threads
 
-# format key -> "module:Class"; modules are imported only when that format is loaded
-RUNTIMES: dict[str, str] = {
-    "pytorch": "seefood.runtimes.pytorch:PyTorchRuntime",
-    "torchscript": "seefood.runtimes.torchscript:TorchScriptRuntime",
-    "onnx": "seefood.runtimes.onnx:OnnxRuntime",
-    "openvino": "seefood.runtimes.openvino:OpenVinoRuntime",
-    "tensorrt": "seefood.runtimes.tensorrt:TensorRTRuntime",
-    "executorch": "seefood.runtimes.executorch:ExecuTorchRuntime",
-}
+# format key -> "module:Class" of its runtime: a view of the format registry (seefood.formats), kept as a
+# table because the Space builder narrows it to the one runtime it bundles; modules are imported on load
+RUNTIMES: dict[str, str] = {name: spec.runtime for name, spec in FORMATS.items()}
 
 
 def read_artifact_meta(path: str | Path) -> ModelMeta:

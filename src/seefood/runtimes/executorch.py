@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from seefood.errors import BackendMissingError, ConfigError, ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import resolve_threads, run_in_chunks
+from seefood.runtimes.base import run_in_chunks
+from seefood.threads import resolve_threads
 
-MODEL_FILE = "model.pte"
+MODEL_FILE = FORMATS["executorch"].files[0]  # the registry owns the file names
 BACKEND = "ExecuTorch"
 INSTALL = "pip install 'seefood[mobile]'"
 XNNPACK = "XnnpackBackend"  # the name ExecuTorch's backend registry knows XNNPACK by

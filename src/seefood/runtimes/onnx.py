@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from seefood.errors import BackendMissingError, ConfigError, ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import resolve_threads, run_in_chunks
+from seefood.runtimes.base import run_in_chunks
+from seefood.threads import resolve_threads
 
-MODEL_FILE = "model.onnx"
+MODEL_FILE = FORMATS["onnx"].files[0]  # the registry owns the file names
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
 

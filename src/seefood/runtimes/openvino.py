@@ -8,10 +8,12 @@ from typing import Any
 import numpy as np
 
 from seefood.errors import BackendMissingError, ConfigError, ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import resolve_threads, run_in_chunks
+from seefood.runtimes.base import run_in_chunks
+from seefood.threads import resolve_threads
 
-MODEL_FILE = "model.xml"
+MODEL_FILE = FORMATS["openvino"].files[0]  # the registry owns the file names
 BACKEND = "OpenVINO"
 INSTALL = "pip install 'seefood[openvino]'"
 _DEVICES = {"cpu": "CPU", "gpu": "GPU"}  # GPU: an Intel GPU; OpenVINO does not drive NVIDIA cards

@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from seefood.errors import BackendMissingError, ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 from seefood.runtimes._torch import TorchModuleRuntime, torch_device
 
-MODEL_FILE = "model.ep"
+MODEL_FILE = FORMATS["tensorrt"].files[0]  # the registry owns the file names
 BACKEND = "TensorRT (torch_tensorrt)"
 INSTALL = "pip install 'seefood[tensorrt]' on a machine with an NVIDIA GPU"
 

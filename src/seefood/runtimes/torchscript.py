@@ -8,10 +8,11 @@ from pathlib import Path
 import torch
 
 from seefood.errors import ModelError
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 from seefood.runtimes._torch import TorchModuleRuntime, torch_device
 
-MODEL_FILE = "model.pt"
+MODEL_FILE = FORMATS["torchscript"].files[0]  # the registry owns the file names
 
 
 def load_torchscript(file: Path, device: torch.device | None) -> torch.jit.ScriptModule:

@@ -5,28 +5,18 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import platform
-from dataclasses import dataclass
 from typing import Any
 
 from seefood.errors import BackendMissingError, ConfigError
+from seefood.formats import FORMATS, SpaceRequirement
 from seefood.metadata import ModelMeta
 
+SpaceFormat = SpaceRequirement  # what a Space installs for one package (the format registry's record)
 
-@dataclass(frozen=True)
-class SpaceFormat:
-    """What a Space serving one artifact format installs."""
-
-    distribution: str  # pip name, pinned to the installed version (the benchmark measured that one)
-    imports: tuple[str, ...]  # top-level modules it provides to the bundled code
-    install: str  # how to get it here, for the error when it is missing
-
-
-# formats a Space can serve without torch; torchscript / tensorrt / pytorch need torch and are refused, and so is
-# executorch: its Python runtime imports torch (the .pte itself runs torch-free in ExecuTorch's C++ runtime)
-SPACE_FORMATS: dict[str, SpaceFormat] = {
-    "onnx": SpaceFormat("onnxruntime", ("onnxruntime",), "pip install onnxruntime"),
-    "openvino": SpaceFormat("openvino", ("openvino",), "pip install 'seefood[openvino]'"),
-}
+# formats a Space can serve without torch: a view of the format registry's `space` records (seefood.formats);
+# torchscript / tensorrt / pytorch need torch and are refused, and so is executorch: its Python runtime imports
+# torch (the .pte itself runs torch-free in ExecuTorch's C++ runtime)
+SPACE_FORMATS: dict[str, SpaceFormat] = {name: spec.space for name, spec in FORMATS.items() if spec.space is not None}
 # every Space: the web app, image decoding, arrays (gradio 6 needs pillow < 13: the pin keeps it there)
 BASE_REQUIREMENTS: tuple[SpaceFormat, ...] = (
     SpaceFormat("gradio", ("gradio",), "pip install 'seefood[space]'"),

@@ -66,7 +66,7 @@ class TrainConfig:
     out: str = "runs/train"  # run folder: config.json, last/, best/, tb/, test/, result.json
     resume: str | None = None  # a run folder (or its last/) to continue from
     force: bool = False  # start over in a non-empty --out (removes its previous run files)
-    threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
+    threads: int | None = None  # torch intra-op CPU threads (None: seefood.threads.default_threads())
     log_every: int = 10  # steps between progress/TensorBoard step logs
 
     def __post_init__(self) -> None:
@@ -135,7 +135,7 @@ class EvalOptions:
     batch_size: int = 64  # images per forward pass
     device: str = "auto"  # auto (CUDA when available), cpu, cuda
     workers: int = 2  # DataLoader worker processes (0: load in the main process)
-    threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
+    threads: int | None = None  # torch intra-op CPU threads (None: seefood.threads.default_threads())
     force: bool = False  # replace an existing output folder
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ import torch
 from seefood.checkpoint import load_checkpoint, read_meta
 from seefood.errors import DataError, OutputExistsError
 from seefood.io import atomic_dir, atomic_write_bytes, atomic_write_json, to_jsonable
+from seefood.torch_threads import torch_threads
 from seefood.train.config import EvalOptions, resolve_device
 from seefood.train.distributed import DistEnv
 from seefood.train.figures import confusion_figure, figure_to_png
@@ -127,19 +128,14 @@ def evaluate(
     if not samples:
         raise DataError(f"the {split} split of {data_spec!r} is empty: choose another --split or data")
     start = time.perf_counter()
-    previous_threads = torch.get_num_threads()
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    try:
+    with torch_threads(opts.threads) as threads:
         model = load_checkpoint(checkpoint_path).model.to(device)
         dataset = ImageDataset(samples, eval_transform(meta.preprocessing))
         loader = eval_loader(dataset, opts.batch_size, opts.workers, device.type == "cuda", DistEnv())
         metrics = evaluate_model(model, loader, meta.num_classes, device)
-    finally:
-        torch.set_num_threads(previous_threads)
     info = {
         "checkpoint": str(checkpoint_path.resolve()), "architecture": meta.architecture, "data": data_spec,
-        "source": splits.source, "data_fingerprint": splits.fingerprint, "split": split,
+        "source": splits.source, "data_fingerprint": splits.fingerprint, "split": split, "threads": threads,
         "device": str(device), "preprocessing": meta.preprocessing.to_dict(),
     }
     if out is not None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from torch import nn
 
 from seefood.io import atomic_write_json
+from seefood.torch_threads import torch_threads
 from seefood.train.config import CONFIG_FILE, TrainConfig, resolve
 from seefood.train.distributed import barrier, detect, process_group
 from seefood.train.epoch import EpochRunner
@@ -153,26 +154,21 @@ def train(
     env = detect()
     config = resolve(config, get_spec(config.model))
     out = check_run_dir(config)
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
     start = time.perf_counter()
-    try:
-        with process_group(env, config.device) as device:
-            if env.is_main and config.force and not config.resume:
-                clear_run_dir(out)
-            barrier(env)
-            seed_everything(config.seed)
-            session = build_session(config, env, device, out)
-            if env.is_main:
-                atomic_write_json(out / CONFIG_FILE, config.to_dict())
-            with EpochBars(console, show_progress and env.is_main, config.epochs) as bars:
-                trainer = _Trainer(session, callbacks, bars)
-                stopped, images, seconds = trainer.fit()
-            test_top1, test_top5 = trainer.test()
-            return _finish(session, trainer, stopped, images, seconds, test_top1, test_top5, start)
-    finally:
-        torch.set_num_threads(previous_threads)
+    # the one thread policy: threads None is seefood.threads.default_threads()
+    with torch_threads(config.threads), process_group(env, config.device) as device:
+        if env.is_main and config.force and not config.resume:
+            clear_run_dir(out)
+        barrier(env)
+        seed_everything(config.seed)
+        session = build_session(config, env, device, out)
+        if env.is_main:
+            atomic_write_json(out / CONFIG_FILE, config.to_dict())
+        with EpochBars(console, show_progress and env.is_main, config.epochs) as bars:
+            trainer = _Trainer(session, callbacks, bars)
+            stopped, images, seconds = trainer.fit()
+        test_top1, test_top5 = trainer.test()
+        return _finish(session, trainer, stopped, images, seconds, test_top1, test_top5, start)
 
 
 def _finish(

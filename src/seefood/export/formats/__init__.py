@@ -1,17 +1,14 @@
-"""The format registry: one `Exporter` record per artifact format, keyed by its CLI name."""
+"""The exporters of the format registry (seefood.formats): `EXPORTERS[name]` is the Exporter its FormatSpec names."""
 
 from __future__ import annotations
 
 from seefood.errors import ConfigError
 from seefood.export.formats.base import Exporter, ExportSpec
-from seefood.export.formats.executorch import EXECUTORCH
-from seefood.export.formats.onnx import ONNX
-from seefood.export.formats.openvino import OPENVINO
-from seefood.export.formats.tensorrt import TENSORRT
-from seefood.export.formats.torchscript import TORCHSCRIPT
+from seefood.formats import FORMATS, export_formats, resolve
 
-# CLI value / artifact format -> exporter; the order is the order of the summary table
-EXPORTERS: dict[str, Exporter] = {e.name: e for e in (TORCHSCRIPT, ONNX, OPENVINO, TENSORRT, EXECUTORCH)}
+# format -> its Exporter, in registry order: a view of seefood.formats (importing this imports every exporter
+# module, and so torch; the registry itself stays torch-free)
+EXPORTERS: dict[str, Exporter] = {name: resolve(str(FORMATS[name].exporter)) for name in export_formats()}
 
 
 def get_exporter(name: str) -> Exporter:
@@ -19,7 +16,7 @@ def get_exporter(name: str) -> Exporter:
     try:
         return EXPORTERS[name]
     except KeyError:
-        raise ConfigError(f"unknown format {name!r}: use one of {', '.join(EXPORTERS)}") from None
+        raise ConfigError(f"unknown export format {name!r}: use one of {', '.join(EXPORTERS)}") from None
 
 
 __all__ = ["EXPORTERS", "ExportSpec", "Exporter", "get_exporter"]

@@ -46,11 +46,12 @@ def no_facts(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Exporter:
-    """One artifact format: how to check its backend, export, and embed / read metadata."""
+    """How one artifact format is written: check its backend, export, embed / read metadata.
 
-    name: str  # registry key, CLI value and ModelMeta.format
-    files: tuple[str, ...]  # the model file(s) inside an artifact folder
-    runtime_devices: tuple[str, ...]  # devices its runtime runs on; parity falls back to cpu otherwise
+    The format's registry record (seefood.formats.FormatSpec) names this object as its `exporter`.
+    """
+
+    name: str  # its key in the format registry (seefood.formats), which owns its files and runtime
     check_backend: Callable[[], None]  # raises BackendMissingError (with the install command) when absent
     unsupported: Callable[[str, str], str | None]  # (precision, device) -> why it cannot, None when it can
     export: ExportFn

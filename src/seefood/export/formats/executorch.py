@@ -176,8 +176,6 @@ def read_metadata(folder: Path) -> ModelMeta | None:
 
 EXECUTORCH = Exporter(
     name="executorch",
-    files=(MODEL_FILE,),
-    runtime_devices=("cpu",),
     check_backend=_check_backend,
     unsupported=_unsupported,
     export=export_executorch,

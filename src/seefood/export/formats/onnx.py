@@ -127,8 +127,6 @@ def read_metadata(folder: Path) -> ModelMeta | None:
 
 ONNX = Exporter(
     name="onnx",
-    files=(MODEL_FILE,),
-    runtime_devices=("cpu", "cuda"),
     check_backend=_check_backend,
     unsupported=_unsupported,
     export=export_onnx,

@@ -11,10 +11,11 @@ from torch import nn
 
 from seefood.errors import ExportError
 from seefood.export.formats.base import Exporter, ExportSpec, mha_fastpath_disabled, quiet_tracing
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 from seefood.runtimes.openvino import MODEL_FILE, import_openvino
 
-WEIGHTS_FILE = "model.bin"
+WEIGHTS_FILE = FORMATS["openvino"].files[1]  # the registry owns the file names
 RT_INFO_KEY = "seefood"  # rt_info["seefood"] holds the ModelMeta JSON
 
 
@@ -73,8 +74,6 @@ def read_metadata(folder: Path) -> ModelMeta | None:
 
 OPENVINO = Exporter(
     name="openvino",
-    files=(MODEL_FILE, WEIGHTS_FILE),
-    runtime_devices=("cpu",),
     check_backend=_check_backend,
     unsupported=_unsupported,
     export=export_openvino,

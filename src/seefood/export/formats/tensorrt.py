@@ -68,8 +68,6 @@ def read_metadata(folder: Path) -> ModelMeta | None:
 
 TENSORRT = Exporter(
     name="tensorrt",
-    files=(MODEL_FILE,),
-    runtime_devices=("cuda",),
     check_backend=require_tensorrt,
     unsupported=_unsupported,
     export=export_tensorrt,

@@ -104,8 +104,6 @@ def read_metadata(folder: Path) -> ModelMeta | None:
 
 TORCHSCRIPT = Exporter(
     name="torchscript",
-    files=(MODEL_FILE,),
-    runtime_devices=("cpu", "cuda"),
     check_backend=_check_backend,
     unsupported=_unsupported,
     export=export_torchscript,

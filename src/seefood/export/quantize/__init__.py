@@ -7,15 +7,10 @@ parity against the fp32 PyTorch model; each later recipe trades some speed for a
 from __future__ import annotations
 
 from seefood.export.quantize.base import Int8Recipe, QuantizeFn, model_family
-from seefood.export.quantize.executorch import EXECUTORCH_RECIPES
-from seefood.export.quantize.onnx import ONNX_RECIPES
-from seefood.export.quantize.openvino import OPENVINO_RECIPES
+from seefood.formats import FORMATS, int8_formats, resolve
 
-# artifact format -> recipes in the order the pipeline tries them (importing this needs no OpenVINO, ExecuTorch or torch)
-INT8_RECIPES: dict[str, list[Int8Recipe]] = {
-    "onnx": ONNX_RECIPES,
-    "openvino": OPENVINO_RECIPES,
-    "executorch": EXECUTORCH_RECIPES,
-}
+# artifact format -> recipes in the order the pipeline tries them: a view of the format registry's
+# `int8_recipes` references (importing this needs no OpenVINO, ExecuTorch or torch)
+INT8_RECIPES: dict[str, list[Int8Recipe]] = {name: resolve(str(FORMATS[name].int8_recipes)) for name in int8_formats()}
 
 __all__ = ["INT8_RECIPES", "Int8Recipe", "QuantizeFn", "model_family"]

@@ -29,6 +29,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 from seefood.runtimes import read_artifact_meta
 from seefood.runtimes.base import static_batch
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FP32_FILE = "model.pte"
+FP32_FILE = FORMATS["executorch"].files[0]  # the registry owns the file names
 INT8_FILES = ("model.pte", "delegation.json")  # the program and its delegation record (formats/executorch.py)
 OP_CHOICES = ("auto", "weights")
 

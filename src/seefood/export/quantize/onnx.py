@@ -24,6 +24,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
 if TYPE_CHECKING:
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FP32_FILE = "model.onnx"
-INT8_FILE = "model.onnx"
+FP32_FILE = INT8_FILE = FORMATS["onnx"].files[0]  # the registry owns the file names
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")  # the ops that carry weights and most of the compute
 # which op types to quantise by default, per model family (None: every op ONNX Runtime can quantise)
 DEFAULT_OP_TYPES: dict[str, tuple[str, ...] | None] = {"cnn": None, "transformer": WEIGHT_OPS}

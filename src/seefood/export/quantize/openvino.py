@@ -30,6 +30,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
+from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
 if TYPE_CHECKING:
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FP32_FILE = "model.xml"
-INT8_FILES = ("model.xml", "model.bin")
+INT8_FILES = FORMATS["openvino"].files  # the registry owns the file names
+FP32_FILE = INT8_FILES[0]
 BACKEND = "OpenVINO + NNCF"
 INSTALL = "pip install 'seefood[openvino]'"
 # OpenVINO op types that gate activations in CNNs (squeeze-and-excitation: ReduceMean -> convs -> Sigmoid ->

@@ -88,7 +88,10 @@ def summary(rows: list[BenchResult]) -> list[tuple[BenchResult, list[str]]]:
     """
     several = len({r.threads for r in rows}) > 1
     out = []
-    for row in sorted(rows, key=lambda r: (*group_key(r), not r.is_reference, r.name)):
+    def order(r: BenchResult) -> tuple[str, int, int, str, bool, str]:  # each reference, then what it is compared to
+        return (*group_key(r), r.path if r.is_reference else r.reference or "", not r.is_reference, r.name)
+
+    for row in sorted(rows, key=order):
         ref = reference_for(row, rows)
         lat, ref_lat = row.latency, ref.latency if ref is not None else None
         interval = top1_interval(row)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seefood.cli.common import cli_errors, console, make_console, setup_logging
+from seefood.cli.common import cli_errors, console, existing, make_console, setup_logging
 from seefood.train.config import AMP_MODES, DEVICES, TrainConfig, resume_config
 
 _T = TrainConfig()
@@ -52,7 +52,8 @@ def train_command(
     backbone_lr_scale: Annotated[float | None, typer.Option(help="Backbone LR as a fraction of --lr", show_default=_d(_T.backbone_lr_scale))] = None,
     freeze_bn: Annotated[bool | None, typer.Option(
         "--freeze-bn/--no-freeze-bn", help="Keep BatchNorm statistics fixed", show_default=_d(_T.freeze_bn))] = None,
-    data: Annotated[str | None, typer.Option(help="sample, food101 or an ImageFolder PATH", show_default=_d(_T.data))] = None,
+    data: Annotated[str | None, typer.Option(help="Photos to train on: sample, food101, or a folder of <class>/ sub-folders (15 % held out for test) or "
+             "with train/ and test/", show_default=_d(_T.data))] = None,
     data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder", show_default="~/.cache/seefood")] = None,
     subset: Annotated[float | None, typer.Option(help="Keep this fraction of every class", show_default="all")] = None,
     classes: Annotated[str | None, typer.Option(help="Comma-separated class names to keep", show_default="all")] = None,
@@ -111,9 +112,24 @@ def train_command(
         config = resume_config(resume, **given)
     else:
         config = TrainConfig(**given)
+    _check_arguments(config)
     result = train(config, console=console)
     if detect().is_main:
         stdout.print(summary_table(result))
+
+
+def _check_arguments(config: TrainConfig) -> None:
+    """The model and weights the command line names, checked before the data is scanned (a bad one: exit 2)."""
+    from seefood.errors import ConfigError, ModelError
+    from seefood.models import get_spec
+
+    try:
+        get_spec(config.model)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
+    if config.weights not in ("auto", "none", "imagenet") and not config.resume:
+        existing(Path(config.weights).expanduser(), "--weights",
+                 "auto, none, imagenet, or a .pth / .safetensors file or a checkpoint folder")
 
 
 def register(app: typer.Typer) -> None:

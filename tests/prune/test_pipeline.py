@@ -35,7 +35,9 @@ def test_the_run_writes_a_smaller_checkpoint_that_reloads_and_runs(pruned: Prune
     assert pruned.finetuned.params < pruned.original.params
     assert pruned.finetuned.size_bytes < pruned.original.size_bytes
     assert pruned.finetuned.macs < pruned.original.macs
-    assert abs(pruned.sparsity - 0.3) < 0.05
+    # tiny's 16-128-channel layers move in steps of 8 channels (round_to), and the narrowest are kept whole
+    # (structured.too_narrow): 30 % is reachable only to within a step
+    assert abs(pruned.sparsity - 0.3) < 0.1
     for stage in (pruned.original, pruned.pruned, pruned.finetuned):
         assert stage.top1 is not None and 0.0 <= stage.top1 <= 1.0
     assert pruned.original.latency is not None and pruned.finetuned.latency is not None
@@ -181,7 +183,8 @@ def test_a_moved_training_folder_asks_for_data(tmp_path: Path, tiny_checkpoint: 
 
 
 def test_recovery_fine_tuning_trains_every_layer_even_after_a_head_first_recipe(tiny_checkpoint: Path) -> None:
-    """A checkpoint trained head-first (frozen BN, slow backbone) is recovered with every layer at one rate."""
+    """A checkpoint trained head-first (frozen BN, slow backbone) is recovered with every layer at one rate,
+    distilling from the unpruned checkpoint; BatchNorm stays frozen as the source recipe had it."""
     from seefood.prune.pipeline import finetune_config
 
     meta = read_meta(tiny_checkpoint)
@@ -189,5 +192,10 @@ def test_recovery_fine_tuning_trains_every_layer_even_after_a_head_first_recipe(
                          train_size=48, crop_scale=0.2)
     config = PruneConfig(checkpoint=tiny_checkpoint, ratio=0.3, out=Path("unused"), finetune_epochs=2, lr=4e-4)
     recovery = finetune_config(config, meta, source, "sample", tiny_checkpoint)
-    assert (recovery.epochs, recovery.head_epochs, recovery.backbone_lr_scale, recovery.freeze_bn) == (2, 0, 1.0, False)
+    assert (recovery.epochs, recovery.head_epochs, recovery.backbone_lr_scale, recovery.freeze_bn) == (2, 0, 1.0, True)
+    assert recovery.teacher == str(tiny_checkpoint)
+    plain = PruneConfig(checkpoint=tiny_checkpoint, ratio=0.3, out=Path("unused"), finetune_epochs=2, distill=False)
+    assert finetune_config(plain, meta, source, "sample", tiny_checkpoint).teacher is None
+    unfrozen = finetune_config(config, meta, source.evolve(freeze_bn=False), "sample", tiny_checkpoint)
+    assert unfrozen.freeze_bn is False
     assert (recovery.lr, recovery.train_size, recovery.crop_scale) == (4e-4, 48, 0.2)  # the rest of the recipe stays

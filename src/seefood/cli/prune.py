@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from seefood.cli.common import cli_errors, console, make_console, setup_logging
+from seefood.prune.config import field_defaults
+
+_P = field_defaults()
 
 
 @cli_errors
@@ -26,6 +29,12 @@ def prune(
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Also fine-tune the unpruned model with the same recipe and epochs (same-budget "
                            "comparison, DIR/baseline/); the result must stay within --max-drop of it too.")] = False,
+    recalibrate_images: Annotated[int, typer.Option(
+        help="Re-estimate BatchNorm statistics on this many training images right after pruning (0: off).")
+    ] = _P["recalibrate_images"],
+    distill: Annotated[bool, typer.Option(
+        "--distill/--no-distill", help="Recovery learns from the unpruned model's predictions too (distillation).")
+    ] = _P["distill"],
     importance: Annotated[str, typer.Option(help="Which channels go: taylor (gradients) or l2 (magnitude).")] = "taylor",
     max_drop: Annotated[float, typer.Option(
         help="Top-1 points the result may lose; more marks it failed (pick skips it).")] = 1.0,
@@ -54,7 +63,7 @@ def prune(
     setup_logging(verbose)
     config = PruneConfig(
         checkpoint=checkpoint, ratio=ratio, out=out, data=data, drop_blocks=drop_blocks,
-        finetune_epochs=finetune_epochs, baseline=baseline,
+        finetune_epochs=finetune_epochs, baseline=baseline, recalibrate_images=recalibrate_images, distill=distill,
         importance=importance, max_drop=max_drop, lr=lr, batch_size=batch_size, device=device, workers=workers,
         threads=threads, latency_runs=latency_runs, force=force,
     )

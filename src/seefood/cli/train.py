@@ -34,7 +34,7 @@ def _overrides(**options: Any) -> dict[str, Any]:
         given["freeze"] = None
     if "resume" in given:
         given["resume"] = str(given["resume"])
-    for name in ("out", "data_root"):
+    for name in ("out", "data_root", "teacher"):
         if name in given:
             given[name] = str(given[name])
     return given
@@ -52,6 +52,9 @@ def train_command(
     backbone_lr_scale: Annotated[float | None, typer.Option(help="Backbone LR as a fraction of --lr", show_default=_d(_T.backbone_lr_scale))] = None,
     freeze_bn: Annotated[bool | None, typer.Option(
         "--freeze-bn/--no-freeze-bn", help="Keep BatchNorm statistics fixed", show_default=_d(_T.freeze_bn))] = None,
+    teacher: Annotated[Path | None, typer.Option(help="Distil from this checkpoint folder (same classes)", show_default="none")] = None,
+    distill_alpha: Annotated[float | None, typer.Option(help="Weight of the teacher's soft targets", show_default=_d(_T.distill_alpha))] = None,
+    distill_temperature: Annotated[float | None, typer.Option(help="Distillation softmax temperature", show_default=_d(_T.distill_temperature))] = None,
     data: Annotated[str | None, typer.Option(help="Photos to train on: sample, food101, or a folder of <class>/ sub-folders (15 % held out for test) or "
              "with train/ and test/", show_default=_d(_T.data))] = None,
     data_root: Annotated[Path | None, typer.Option(help="Dataset cache folder", show_default="~/.cache/seefood")] = None,
@@ -100,7 +103,7 @@ def train_command(
     given = _overrides(
         model=model, weights=weights, freeze=freeze, image_size=image_size, train_size=train_size,
         crop_scale=crop_scale, head_epochs=head_epochs, backbone_lr_scale=backbone_lr_scale, freeze_bn=freeze_bn,
-        data=data, data_root=data_root,
+        teacher=teacher, distill_alpha=distill_alpha, distill_temperature=distill_temperature, data=data, data_root=data_root,
         subset=subset, classes=classes, val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr=lr,
         weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, grad_clip=grad_clip,
         augment=augment, amp=amp, channels_last=channels_last, compile=compile, device=device, workers=workers,

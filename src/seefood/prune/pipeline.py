@@ -28,6 +28,7 @@ from seefood.models import create_model
 from seefood.prune.config import PRUNE_JSON, PruneConfig
 from seefood.prune.importance import get_criterion, import_torch_pruning
 from seefood.prune.measure import EvalData, cpu_batch, interleaved_latency, top1
+from seefood.prune.recalibrate import recalibrate_batchnorm
 from seefood.prune.recipes import get_recipe
 from seefood.prune.report import PruneReport, Stage
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
@@ -79,8 +80,10 @@ def finetune_config(
         warmup_epochs=min(base.warmup_epochs, MAX_WARMUP_EPOCHS), device=config.device, amp="auto",
         compile=False, workers=config.workers, patience=None, out=str(out or config.out / FINETUNE), resume=None,
         force=False, threads=config.threads,
-        # recovery trains every layer at one rate, and the BatchNorm statistics re-adapt to the removed parts
-        head_epochs=0, backbone_lr_scale=1.0, freeze_bn=False,
+        # recovery trains every layer at one rate; BatchNorm keeps the source recipe's choice (frozen statistics stay
+        # exact for the kept channels), and the unpruned model teaches when distill is on
+        head_epochs=0, backbone_lr_scale=1.0, freeze_bn=base.freeze_bn,
+        teacher=str(config.checkpoint) if config.distill else None,
     )
 
 
@@ -114,6 +117,22 @@ def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...
     dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=loader_workers(config.workers))
     return list(loader)
+
+
+def _recalibrate(config: PruneConfig, model: nn.Module, data: EvalData, train: tuple[Any, ...]) -> int:
+    """Fresh BatchNorm statistics for the pruned model from a seeded sample of training images (eval transform)."""
+    from seefood.data import ImageDataset, eval_transform
+
+    if not config.recalibrate_images:
+        return 0
+    rng = np.random.default_rng(config.seed + 1)
+    picks = rng.permutation(len(train))[: config.recalibrate_images]
+    dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cpu_batch(data.batch_size),
+                                         num_workers=loader_workers(config.workers))
+    seen = recalibrate_batchnorm(model, (images for images, _ in loader))
+    log.info("re-estimated BatchNorm statistics of the pruned model on %d training images", seen)
+    return seen
 
 
 def _stage(model: nn.Module, macs: int, weights: Path, metrics: Any) -> Stage:
@@ -182,6 +201,7 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
         config.round_to, _gradient_batches(config, eval_data, splits.train), fresh=fresh,
         drop_blocks=config.drop_blocks,
     )
+    recalibrated = _recalibrate(config, outcome.model, eval_data, splits.train)
     pruned_meta = _pruned_meta(meta, source, outcome, fresh_params)
     save_checkpoint(out / PRUNED, outcome.model, pruned_meta)
     right_after = top1(outcome.model, eval_data, device)
@@ -198,7 +218,8 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
         final_model, final_meta = best.model, best.meta.evolve(parent_sha256=source.sha256, extra={
             **best.meta.extra, "pruned_from": str(source.path.resolve())})
         finetune = {"run": str(result.out.resolve()), "best_epoch": result.best_epoch, "lr": run.lr,
-                    "best_val_top1": result.best_val_top1, "seconds": round(result.seconds, 1)}
+                    "best_val_top1": result.best_val_top1, "seconds": round(result.seconds, 1),
+                    "teacher": run.teacher, "freeze_bn": run.freeze_bn}
     after = top1(final_model, eval_data, device) if config.finetune_epochs else right_after
     final_model.cpu()
     save_checkpoint(out / RESULT, final_model, final_meta)
@@ -234,6 +255,7 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
                         after.top1, after.top5, latency[1]),
         baseline=baseline, finetune_epochs=config.finetune_epochs, max_drop=config.max_drop,
         threads=config.threads or torch.get_num_threads(), finetune=finetune, trials=outcome.trials,
+        recalibrated_images=recalibrated,
     )
     write_report(out, report, config.to_dict())
     log.info("pruned model: %s (accuracy rule %s)", out / RESULT, report.accuracy_rule)

@@ -59,6 +59,7 @@ class PruneReport:
     int8: dict[str, Any] | None = None  # the fastest passing int8 artifact, when the run was exported
     dropped_blocks: tuple[str, ...] = ()  # --drop-blocks: module paths of the residual blocks removed
     block_influence: dict[str, float] | None = None  # every candidate block -> its influence (low: removable)
+    recalibrated_images: int = 0  # training images the pruned model's BatchNorm statistics were re-estimated on
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -99,6 +100,7 @@ class PruneReport:
             "ratio": self.ratio, "sparsity": self.sparsity, "channel_ratio": self.channel_ratio,
             "importance": self.importance, "round_to": self.round_to, "removed": list(self.removed),
             "dropped_blocks": list(self.dropped_blocks), "block_influence": self.block_influence,
+            "recalibrated_images": self.recalibrated_images,
             "params": {"before": self.original.params, "after": self.finetuned.params},
             "macs": {"before": self.original.macs, "after": self.finetuned.macs},
             "size_bytes": {"before": self.original.size_bytes, "after": self.finetuned.size_bytes},

@@ -67,14 +67,27 @@ def _copy_with_gradients(model: nn.Module) -> nn.Module:
     return clone
 
 
+def too_narrow(model: nn.Module, channel_ratio: float, round_to: int) -> list[nn.Module]:
+    """Layers too narrow to prune at this ratio: a cut of at least `round_to` channels would remove more than
+    twice the asked share (EfficientNet-Lite2's 16- and 24-channel stages lost half their channels at a 4 %
+    ratio with round_to 8, and the model fell from 82.5 % to 29 % top-1 before any fine-tuning)."""
+    if round_to <= 1 or channel_ratio <= 0:
+        return []
+    limit = round_to / (2 * channel_ratio)
+    return [m for m in model.modules()
+            if (isinstance(m, nn.Conv2d) and m.groups == 1 and m.out_channels < limit)
+            or (isinstance(m, nn.Linear) and m.out_features < limit)]
+
+
 def _trial(model: nn.Module, recipe: PruneRecipe, channel_ratio: float, importance: Any, example: torch.Tensor,
            round_to: int) -> nn.Module:
     """A pruned copy of `model` at one channel ratio."""
     tp = import_torch_pruning()
     pruned = _copy_with_gradients(model)
     heads = recipe.heads(pruned)
+    keep = recipe.keep(pruned) + too_narrow(pruned, channel_ratio, round_to)
     pruner = tp.pruner.MetaPruner(
-        pruned, example, importance=importance, pruning_ratio=channel_ratio, ignored_layers=recipe.keep(pruned),
+        pruned, example, importance=importance, pruning_ratio=channel_ratio, ignored_layers=keep,
         round_to=round_to, num_heads=heads, prune_num_heads=bool(heads), prune_head_dims=False,
         head_pruning_ratio=channel_ratio if heads else 0.0, unwrapped_parameters=recipe.unwrapped(pruned),
         max_pruning_ratio=MAX_CHANNEL_RATIO,

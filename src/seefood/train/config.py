@@ -42,6 +42,10 @@ class TrainConfig:
     head_epochs: int = 0
     backbone_lr_scale: float = 1.0  # backbone learning rate as a fraction of --lr (the head keeps --lr)
     freeze_bn: bool = False  # keep every BatchNorm's running statistics fixed (the pretrained ones) throughout
+    # knowledge distillation (seefood.train.distill): a checkpoint folder whose soft predictions join the labels
+    teacher: str | None = None
+    distill_alpha: float = 0.7  # weight of the teacher's soft targets; the labels' cross-entropy gets 1 - alpha
+    distill_temperature: float = 2.0  # softmax temperature of both logit sets in the distillation term
     data: str = "food101"  # data spec: "sample" (generated), "food101", or an ImageFolder PATH
     data_root: str | None = None  # where datasets are cached/downloaded (None: seefood.data's default)
     subset: float | None = None  # keep this seeded fraction of every class, 0 < f <= 1 (None: all images)
@@ -75,6 +79,8 @@ class TrainConfig:
             (0 <= self.head_epochs < self.epochs or (self.head_epochs == self.epochs and self.freeze == "backbone"),
              f"--head-epochs must be >= 0 and below --epochs ({self.epochs}), got {self.head_epochs}"),
             (0 < self.backbone_lr_scale <= 1, f"--backbone-lr-scale must be in (0, 1], got {self.backbone_lr_scale}"),
+            (0 < self.distill_alpha <= 1, f"--distill-alpha must be in (0, 1], got {self.distill_alpha}"),
+            (self.distill_temperature > 0, f"--distill-temperature must be > 0, got {self.distill_temperature}"),
             (0 < self.crop_scale <= 1, f"--crop-scale must be in (0, 1], got {self.crop_scale}"),
             (self.train_size is None or self.train_size >= 8, f"--train-size must be >= 8, got {self.train_size}"),
             (self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}"),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from seefood.train.distill import distillation_loss
 from seefood.train.distributed import all_reduce_sum, broadcast_buffers
 from seefood.train.loaders import start_epoch
 from seefood.train.metrics import autocast
@@ -33,6 +34,13 @@ class EpochRunner:
         if self.s.device.type == "cuda":
             torch.cuda.synchronize(self.s.device)
 
+    def _teacher(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The distillation teacher's logits for this batch (None without --teacher)."""
+        if self.s.teacher is None:
+            return None
+        with torch.no_grad():
+            return self.s.teacher(images)
+
     def _step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward, backward, clip, optimizer and scheduler step; return (loss, correct) as tensors."""
         s, cfg = self.s, self.s.config
@@ -42,7 +50,12 @@ class EpochRunner:
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast(s.device, cfg.amp):
             logits = s.train_net(images)
-        loss = self.criterion(logits.float(), labels)
+            teacher_logits = self._teacher(images)
+        if teacher_logits is None:
+            loss = self.criterion(logits.float(), labels)
+        else:
+            loss = distillation_loss(logits.float(), teacher_logits.float(), labels, self.criterion,
+                                     cfg.distill_alpha, cfg.distill_temperature)
         s.optimizer.zero_grad(set_to_none=True)
         s.scaler.scale(loss).backward()
         if cfg.grad_clip is not None:

@@ -60,6 +60,11 @@ class Session:
         self.channels_last = config.channels_last  # CNNs train ~2x faster NHWC on the CPU too (oneDNN)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.teacher: nn.Module | None = None
+        if config.teacher:
+            from seefood.train.distill import load_teacher
+
+            self.teacher = load_teacher(config.teacher, self.splits.class_names, self.pre, device, self.channels_last)
         pin = device.type == "cuda"
         train_pre = self.pre.with_size(config.train_size) if config.train_size else self.pre
         self.train_loader, self.sampler = train_loader(

@@ -36,18 +36,23 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="EXPORT_DIR: one folder per artifact, failed/ for misses.")],
     formats: Annotated[str | None, typer.Option(
         help=f"Comma-separated: {','.join(export_formats())} (default: every one installed here).")] = None,
-    int8: Annotated[bool, typer.Option("--int8", help=f"Also quantise to int8 ({', '.join(int8_formats())}).")] = False,
+    int8: Annotated[bool, typer.Option(
+        "--int8", help=f"Also quantise to int8 ({', '.join(int8_formats())}).")] = _C.int8,
     int8_recipe: Annotated[str | None, typer.Option(
         help="Comma-separated int8 recipes to try, e.g. nncf-ptq,ort-static (default: all, default first, then "
              "remedies; names in docs/architecture.md).")] = None,
-    fp16: Annotated[bool, typer.Option("--fp16", help="Also export fp16 (OpenVINO weights; TorchScript/TensorRT on CUDA).")] = False,
-    calib_data: Annotated[Path | None, typer.Option(help="Training photos for int8 calibration (default: the checkpoint's dataset).")] = None,
-    calib_size: Annotated[int, typer.Option(help="Calibration images.")] = 300,
-    parity_data: Annotated[Path | None, typer.Option(help="Labelled photos, test/<class>/* or <class>/* (default: the checkpoint's test split).")] = None,
-    parity_size: Annotated[int, typer.Option(help="At most this many parity photos (seeded sample).")] = 400,
-    min_parity_images: Annotated[int, typer.Option(help="Fewer parity photos than this is an error.")] = 200,
-    batch: Annotated[str, typer.Option(help="Input batch: 1 (static) or dynamic.")] = "dynamic",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    fp16: Annotated[bool, typer.Option(
+        "--fp16", help="Also export fp16 (OpenVINO weights; TorchScript/TensorRT on CUDA).")] = _C.fp16,
+    calib_data: Annotated[Path | None, typer.Option(
+        help="Training photos for int8 calibration (default: the checkpoint's dataset).")] = _C.calib_data,
+    calib_size: Annotated[int, typer.Option(help="Calibration images.")] = _C.calib_size,
+    parity_data: Annotated[Path | None, typer.Option(
+        help="Labelled photos, test/<class>/* or <class>/* (default: the checkpoint's test split).")] = _C.parity_data,
+    parity_size: Annotated[int, typer.Option(help="At most this many parity photos (seeded sample).")] = _C.parity_size,
+    min_parity_images: Annotated[int, typer.Option(help="Fewer parity photos than this is an error.")] = (
+        _C.min_parity_images),
+    batch: Annotated[str, typer.Option(help="Input batch: 1 (static) or dynamic.")] = _C.batch,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = _C.device,
     max_drop: Annotated[float, typer.Option(help="Largest allowed top-1 accuracy drop on the parity photos, in points.")] = _C.max_drop,
     min_confident_agreement: Annotated[float, typer.Option(
         help="Required top-1 agreement on the photos the fp32 model is confident on (fraction).")] = _C.min_confident_agreement,
@@ -58,16 +63,16 @@ def export(
     min_agreement_int8: Annotated[float, typer.Option(
         help="int8: raw top-1 agreement required when too few photos are confident (fraction).")] = _C.min_agreement_int8,
     threads: Annotated[int | None, typer.Option(
-        help="Intra-op threads for every runtime.", show_default="every core this process may use")] = None,
-    latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = 20,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = False,
+        help="Intra-op threads for every runtime.", show_default="every core this process may use")] = _C.threads,
+    latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = _C.latency_runs,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = _C.force,
     prune: Annotated[float | None, typer.Option(
-        help="Prune this fraction of the parameters and fine-tune first (run kept in EXPORT_DIR-prune/).")] = None,
+        help="Prune this fraction of the parameters and fine-tune first (run kept in EXPORT_DIR-prune/).")] = _C.prune,
     data: Annotated[str | None, typer.Option(
         help="--prune: data to fine-tune on, ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
-    finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = 3,
+    finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = _C.finetune_epochs,
     drop_blocks: Annotated[int, typer.Option(
-        help="--prune: first remove this many whole residual blocks (see `seefood prune --help`).")] = 0,
+        help="--prune: first remove this many whole residual blocks (see `seefood prune --help`).")] = _C.drop_blocks,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.

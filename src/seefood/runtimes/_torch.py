@@ -10,7 +10,8 @@ from torch import nn
 
 from seefood.errors import BackendMissingError, ConfigError
 from seefood.metadata import ModelMeta
-from seefood.runtimes.base import resolve_threads, run_in_chunks, static_batch
+from seefood.runtimes.base import run_in_chunks, static_batch
+from seefood.threads import resolve_threads
 
 
 def torch_device(device: str) -> torch.device:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from seefood.errors import ConfigError
 from seefood.metadata import ModelMeta
 
 ARTIFACT_META = "seefood.json"  # sidecar metadata inside every artifact folder
@@ -53,15 +51,6 @@ def top_k(runtime: Runtime, images: list[Any], k: int = 5) -> list[list[tuple[st
     names = runtime.meta.class_names
     order = np.argsort(-probs, axis=1)[:, :k]
     return [[(names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
-
-
-def resolve_threads(threads: int | None) -> int:
-    """The thread count a runtime uses: `threads`, or every CPU core when None."""
-    if threads is None:
-        return os.cpu_count() or 1
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}; leave it out to use every CPU core")
-    return int(threads)
 
 
 def run_in_chunks(run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, max_batch: int | None) -> np.ndarray:

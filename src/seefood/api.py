@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seefood.errors import ConfigError
+from seefood.formats import target_formats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,24 +112,6 @@ def bench(export_dirs: str | Path | Sequence[str | Path], data: str | Path, out:
 
     return run_bench(_config(BenchConfig, "bench()", export_dirs=_paths(export_dirs), data=Path(data),
                              out=Path(out), **options))
-
-
-def target_formats(target: str) -> tuple[str, ...]:
-    """The artifact formats a deploy target runs: space (what a torch-free Space serves), mobile (ExecuTorch)."""
-    from seefood.runtimes import RUNTIMES
-    from seefood.space.card import SPACE_FORMATS
-
-    # until the format registry's records name the targets they serve (issue 12), the tables that exist say it:
-    # the Space's own table, and ExecuTorch's .pte on XNNPACK (executorch-fp32 / executorch-int8) for phones
-    targets: dict[str, tuple[str, ...]] = {"space": tuple(SPACE_FORMATS), "mobile": ("executorch",)}
-    try:
-        formats = targets[target]
-    except KeyError:
-        raise ConfigError(f"unknown target {target!r}: use one of {', '.join(targets)}, or formats") from None
-    unknown = [f for f in formats if f not in RUNTIMES]
-    if unknown:  # a table out of step with the runtime registry is a bug, not a silently empty choice
-        raise ConfigError(f"target {target} names formats with no runtime: {', '.join(unknown)}")
-    return formats
 
 
 def pick(report: str | Path, target: str | None = None, write: bool = True, **rules: Any) -> Decision:

@@ -36,6 +36,8 @@ class FormatSpec:
     exporter: str | None = None  # "module:ATTR" of its export.formats.base.Exporter; None: not an export target
     int8_recipes: str | None = None  # "module:ATTR" of its list of Int8Recipe, tried in order; None: no int8
     space: SpaceRequirement | None = None  # what a torch-free Space serving it installs; None: it needs torch
+    # deploy targets it is made for, the presets of `seefood pick --target` ("space" is every format with `space`)
+    targets: tuple[str, ...] = ()
     description: str = ""
 
 
@@ -61,7 +63,10 @@ FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in (
                description="a TensorRT engine inside a torch ExportedProgram (torch_tensorrt, NVIDIA GPUs)"),
     FormatSpec("executorch", ("model.pte",), "seefood.runtimes.executorch:ExecuTorchRuntime", ("cpu",),
                exporter=f"{_EXPORT}.executorch:EXECUTORCH", int8_recipes=f"{_QUANTIZE}.executorch:EXECUTORCH_RECIPES",
-               description="ExecuTorch program lowered to XNNPACK for phones (the mobile extra)"),
+               targets=("mobile",), description="ExecuTorch program lowered to XNNPACK for phones (the mobile extra)"),
+    FormatSpec("litert", ("model.tflite",), "seefood.runtimes.litert:LiteRTRuntime", ("cpu",),
+               exporter=f"{_EXPORT}.litert:LITERT", int8_recipes=f"{_QUANTIZE}.litert:LITERT_RECIPES",
+               description="LiteRT (TensorFlow Lite) flatbuffer from litert-torch for phones (the litert extra)"),
 )}
 
 
@@ -86,6 +91,18 @@ def int8_formats() -> tuple[str, ...]:
 def space_formats() -> tuple[str, ...]:
     """Formats a torch-free Space can serve, in registry order."""
     return tuple(name for name, spec in FORMATS.items() if spec.space is not None)
+
+
+def target_formats(target: str) -> tuple[str, ...]:
+    """Formats a deploy target runs, in registry order: space (what a torch-free Space serves), mobile, ..."""
+    targets = {"space": space_formats()}
+    for name, spec in FORMATS.items():
+        for key in spec.targets:
+            targets[key] = (*targets.get(key, ()), name)
+    try:
+        return targets[target]
+    except KeyError:
+        raise ConfigError(f"unknown target {target!r}: use one of {', '.join(targets)}, or name the formats") from None
 
 
 def resolve(ref: str) -> Any:

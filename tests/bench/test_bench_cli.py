@@ -95,7 +95,7 @@ def test_pick_dry_run_writes_nothing(report: Path, app: typer.Typer) -> None:
 
 
 def test_pick_target_is_a_preset_of_formats(report: Path, app: typer.Typer) -> None:
-    from seefood.api import target_formats
+    from seefood.formats import target_formats
 
     assert target_formats("mobile") == ("executorch",) and set(target_formats("space")) == {"onnx", "openvino"}
     mobile = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile"])  # no executorch rows here

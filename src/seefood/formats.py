@@ -66,6 +66,7 @@ FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in (
                targets=("mobile",), description="ExecuTorch program lowered to XNNPACK for phones (the mobile extra)"),
     FormatSpec("litert", ("model.tflite",), "seefood.runtimes.litert:LiteRTRuntime", ("cpu",),
                exporter=f"{_EXPORT}.litert:LITERT", int8_recipes=f"{_QUANTIZE}.litert:LITERT_RECIPES",
+               targets=("mobile",),
                description="LiteRT (TensorFlow Lite) flatbuffer from litert-torch for phones (the litert extra)"),
 )}
 

@@ -7,7 +7,8 @@ import platform
 
 _PACKAGES = (
     "seefood", "torch", "torchvision", "numpy", "pillow", "onnx", "onnxruntime", "openvino", "nncf",
-    "torch_tensorrt", "executorch", "torchao", "torch-pruning", "safetensors", "gradio",
+    "torch_tensorrt", "executorch", "litert-torch", "ai-edge-litert", "torchao", "torch-pruning",
+    "safetensors", "gradio",
 )
 
 

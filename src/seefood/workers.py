@@ -19,7 +19,8 @@ import sys
 log = logging.getLogger(__name__)
 
 # backends that start their own thread pools and may ask the kernel for AMX tile state
-THREAD_POOL_BACKENDS = ("openvino", "onnxruntime", "executorch")  # executorch: XNNPACK's pthreadpool
+# executorch and ai_edge_litert (LiteRT): XNNPACK's pthreadpool
+THREAD_POOL_BACKENDS = ("openvino", "onnxruntime", "executorch", "ai_edge_litert")
 
 _SYS_ARCH_PRCTL = 158  # x86_64 syscall number
 _ARCH_GET_XCOMP_PERM = 0x1022  # the extended-state components this process may use

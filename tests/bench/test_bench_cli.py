@@ -97,9 +97,10 @@ def test_pick_dry_run_writes_nothing(report: Path, app: typer.Typer) -> None:
 def test_pick_target_is_a_preset_of_formats(report: Path, app: typer.Typer) -> None:
     from seefood.formats import target_formats
 
-    assert target_formats("mobile") == ("executorch",) and set(target_formats("space")) == {"onnx", "openvino"}
-    mobile = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile"])  # no executorch rows here
-    assert mobile.exit_code == 1 and "format — fake is not among --formats executorch" in mobile.output
+    assert target_formats("mobile") == ("executorch", "litert")
+    assert set(target_formats("space")) == {"onnx", "openvino"}
+    mobile = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile"])  # no mobile rows here
+    assert mobile.exit_code == 1 and "format — fake is not among --formats executorch,litert" in mobile.output
     assert CliRunner().invoke(app, ["pick", str(report), "--target", "tv"]).exit_code == 2  # unknown target
     both = CliRunner().invoke(app, ["pick", str(report), "--target", "mobile", "--formats", "onnx"])
     assert both.exit_code == 2 and "not both" in both.output

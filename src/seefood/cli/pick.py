@@ -39,7 +39,7 @@ def pick_command(
         help="Sizes within this fraction of the smallest tie; latency decides.")] = _P["size_tolerance"],
     target: Annotated[str | None, typer.Option(
         help="Choose among the formats a deploy target runs (seefood.formats): space (what a Space serves: onnx, "
-             "openvino) or mobile (executorch).",
+             "openvino) or mobile (executorch, litert).",
         show_default="any format")] = None,
     formats: Annotated[str | None, typer.Option(
         help="Only choose among these formats, e.g. onnx,openvino.", show_default="any format")] = None,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from seefood.cli.common import cli_errors, make_console, setup_logging
+from seefood.cli.common import cli_errors, existing, make_console, setup_logging
 from seefood.errors import ConfigError
 from seefood.export.config import ExportConfig
 from seefood.formats import export_formats, int8_formats
@@ -90,7 +90,8 @@ def export(
     setup_logging(verbose)
     stdout = make_console()
     config = ExportConfig(
-        checkpoint=checkpoint, out=out, formats=_formats(formats), fp16=fp16, int8=int8, calib_data=calib_data,
+        checkpoint=existing(checkpoint, "CHECKPOINT", "a checkpoint folder written by `seefood train`, e.g. runs/NAME/best"),
+        out=out, formats=_formats(formats), fp16=fp16, int8=int8, calib_data=calib_data,
         int8_recipes=_names(int8_recipe),
         calib_size=calib_size, parity_data=parity_data, parity_size=parity_size,
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,

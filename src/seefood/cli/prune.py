@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from seefood.cli.common import cli_errors, console, make_console, setup_logging
+from seefood.cli.common import cli_errors, console, existing, make_console, setup_logging
 from seefood.prune.config import field_defaults
 
 _P = field_defaults()
@@ -62,7 +62,8 @@ def prune(
 
     setup_logging(verbose)
     config = PruneConfig(
-        checkpoint=checkpoint, ratio=ratio, out=out, data=data, drop_blocks=drop_blocks,
+        checkpoint=existing(checkpoint, "CHECKPOINT", "a checkpoint folder written by `seefood train`, e.g. runs/NAME/best"),
+        ratio=ratio, out=out, data=data, drop_blocks=drop_blocks,
         finetune_epochs=finetune_epochs, baseline=baseline, recalibrate_images=recalibrate_images, distill=distill,
         importance=importance, max_drop=max_drop, lr=lr, batch_size=batch_size, device=device, workers=workers,
         threads=threads, latency_runs=latency_runs, force=force,

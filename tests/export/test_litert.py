@@ -29,7 +29,7 @@ from seefood.export.report import ExportReport
 from seefood.formats import get_format, resolve
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, read_artifact_meta
-from tests.export.conftest import QUICK
+from tests.export.conftest import QUICK, make_checkpoint
 
 INSTALL = r"pip install 'seefood\[litert\]'"
 _MISSING = [name for name in ("litert_torch", "ai_edge_litert") if importlib.util.find_spec(name) is None]
@@ -104,6 +104,7 @@ def test_the_operator_record_says_xnnpack_took_the_program(exported: ExportRepor
         record = meta.extra["litert"]
         assert record["input_shape"] == [1, 3, 64, 64] and record["input_dtype"] == dtype
         assert record["xnnpack_partitions"] >= 1 and record["xnnpack_share"] >= 0.9, record
+        assert (record["int8_ops"] > 0) == (dtype == "int8"), record
         assert not {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} & set(record["outside_xnnpack"]), record
         assert meta.parity and meta.parity["passed"]
 
@@ -141,22 +142,51 @@ def test_predict_and_bench_cover_both_programs(exported: ExportReport, sample_da
 
 @litert_missing
 @pytest.mark.slow
-def test_the_conv_linear_remedy_writes_an_int8_program(
-    exported: ExportReport, tiny: Checkpoint, sample_data: Path, test_photos: tuple[np.ndarray, np.ndarray],
-    tmp_path: Path,
+@pytest.mark.parametrize("recipe", INT8_RECIPES["litert"][1:], ids=lambda r: r.name)
+def test_remedy_recipes_write_an_int8_program(
+    recipe: Any, exported: ExportReport, tiny: Checkpoint, sample_data: Path,
+    test_photos: tuple[np.ndarray, np.ndarray], tmp_path: Path,
 ) -> None:
     from seefood.export.calibration import calibration_batches
     from seefood.runtimes.litert import LiteRTRuntime
 
-    recipe = INT8_RECIPES["litert"][1]
     calib = calibration_batches(sample_data, tiny.meta.preprocessing, n=32, seed=0)
     out = tmp_path / "int8"
     path = recipe.quantize(exported.out / "litert-fp32", copy.deepcopy(tiny.model), tiny.meta, calib, out)
     assert path == out / "model.tflite" and sorted(p.name for p in out.iterdir()) == ["model.tflite", "ops.json"]
-    assert json.loads((out / "ops.json").read_text())["input_dtype"] == "float32"  # the stem's input stays float
+    record = json.loads((out / "ops.json").read_text())
+    full = read_artifact_meta(exported.out / "litert-int8").extra["litert"]
+    # the stem stays float: the program takes float input and has fewer int8 operators than the default's
+    assert record["input_dtype"] == "float32" and 0 < record["int8_ops"] < full["int8_ops"], (record, full)
     runtime = LiteRTRuntime(out, tiny.meta.evolve(format="litert", precision="int8"), threads=1)
     batch, reference = test_photos
     assert np.mean(runtime.run(batch).argmax(1) == reference.argmax(1)) >= 0.9
+
+
+def test_a_recipe_that_quantises_nothing_is_an_export_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if _MISSING:
+        pytest.skip(f"{' and '.join(_MISSING)} not importable: pip install 'seefood[litert]'")
+    from seefood.errors import ExportError
+    from seefood.export.quantize import litert as lt_quantize
+
+    tiny_ckpt = load_checkpoint(make_checkpoint(tmp_path / "ckpt"))
+    (tmp_path / "fp32").mkdir()
+    (tmp_path / "fp32" / "model.tflite").write_bytes(b"")
+    calib = [np.zeros((1, 3, 64, 64), np.float32)]
+
+    def nothing(model: Any, settings: Any) -> Any:
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+        from litert_torch.quantize.quant_config import QuantConfig
+
+        static = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+        return PT2EQuantizer(), QuantConfig(pt2e_quantizer=static)  # annotates no node
+
+    monkeypatch.setattr(lt_quantize, "build_quantizer", nothing)
+    with pytest.raises(ExportError, match="no int8 operator"):
+        lt_quantize.quantize_litert(tmp_path / "fp32", tiny_ckpt.model, tiny_ckpt.meta, calib, tmp_path / "out")
+    assert not (tmp_path / "out" / "model.tflite").exists()
 
 
 NO_TORCH = """
@@ -208,4 +238,5 @@ def test_litert_exports_fp32_only_and_int8_through_its_recipes() -> None:
     assert exporter.name == "litert" and resolve(spec.runtime).__name__ == "LiteRTRuntime"
     assert exporter.unsupported("fp32", "cpu") is None
     assert "--int8" in (exporter.unsupported("fp16", "cpu") or "")
-    assert [r.name for r in INT8_RECIPES["litert"]] == ["litert-pt2e", "litert-pt2e-conv-linear"]
+    assert [r.name for r in INT8_RECIPES["litert"]] == [
+        "litert-pt2e", "litert-pt2e-keep-ends", "litert-pt2e-conservative"]

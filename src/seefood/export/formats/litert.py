@@ -78,7 +78,10 @@ def quiet_converter() -> Iterator[Any]:
 
 
 def _not_training_mode(record: logging.LogRecord) -> bool:
-    """Drop litert-torch's "converted in training mode" warning: a PT2E GraphModule keeps training=True in eval."""
+    """Drop litert-torch's INFO chatter ("Use JAX lowering: aten.mm", one line per operator) and its "converted in
+    training mode" warning (a PT2E GraphModule keeps training=True in eval); its other warnings pass."""
+    if "litert_torch" in record.pathname and record.levelno < logging.WARNING:
+        return False
     return "converted in training mode" not in record.getMessage()
 
 
@@ -124,6 +127,7 @@ def delegation_summary(file: Path) -> dict[str, Any]:
                 continue
             taken.add(op)
             todo += [int(t) for t in ops[op]["inputs"] if t >= 0]
+    int8 = sum(1 for n in ops if any(np.dtype(t) == np.int8 for t in n["operand_types"]))
     outside: dict[str, int] = {}
     for i, n in enumerate(ops):
         if i not in taken:
@@ -132,6 +136,7 @@ def delegation_summary(file: Path) -> dict[str, Any]:
         "input_shape": [int(n) for n in detail["shape"]], "input_dtype": np.dtype(detail["dtype"]).name,
         "ops": len(ops), "xnnpack_partitions": len(nodes) - len(ops), "xnnpack_ops": len(taken),
         "xnnpack_share": round(len(taken) / len(ops), 4) if ops else 0.0, "outside_xnnpack": dict(sorted(outside.items())),
+        "int8_ops": int8,
     }
 
 

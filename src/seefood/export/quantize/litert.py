@@ -12,8 +12,11 @@ pattern the quantiser knows, with a conv/linear-only remedy.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +30,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
+from seefood.export.quantize.executorch import _outside, end_modules
 from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
@@ -39,28 +43,59 @@ FP32_FILE = FORMATS["litert"].files[0]  # the registry owns the file names
 INT8_FILES = ("model.tflite", "ops.json")  # the program and its operator record (formats/litert.py)
 
 
-def build_quantizer(model: nn.Module, weights_only: bool) -> tuple[Any, Any]:
-    """(litert-torch's PT2EQuantizer, the QuantConfig litert_torch.convert takes) for every known pattern or
-    only the model's Conv2d / Linear modules."""
+@dataclass(frozen=True)
+class LiteRTInt8Settings:
+    """How one litert-torch PT2E recipe quantises."""
+
+    weights_only: bool = False  # only the conv / linear patterns, no add, mul, pool (always so for transformers)
+    keep_ends_float: bool = False  # leave the first Conv2d and the last Linear (the classifier) in float
+
+
+# the quantiser's patterns without weights: what a weights-only recipe leaves in float (conv / linear with their
+# fused activations are what it keeps)
+NON_WEIGHT_PATTERNS = frozenset({"add", "add_", "mul", "mul_", "cat", "adaptive_avg_pool2d", "max_pool2d",
+                                 "avg_pool2d", "mean"})
+
+
+def _op_name(node: Any) -> str:
+    """'add' for a node calling aten.add.Tensor; '' for anything else."""
+    parts = str(node.target).split(".")
+    return parts[1] if node.op == "call_function" and len(parts) >= 2 and parts[0] == "aten" else ""
+
+
+def build_quantizer(model: nn.Module, settings: LiteRTInt8Settings) -> tuple[Any, Any]:
+    """(litert-torch's PT2EQuantizer for `settings`, the QuantConfig litert_torch.convert takes).
+
+    Per-channel symmetric int8 weights and per-tensor int8 activations everywhere it annotates. litert-torch
+    0.10's module-name / module-type filters compare against the old nn_module_stack layout (names with
+    "L__self___", classes instead of type names), so what a recipe leaves in float is chosen by a node filter
+    passed to the quantiser's own pattern annotators instead.
+    """
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
     from litert_torch.quantize.quant_config import QuantConfig
-    from torch import nn
 
     config = get_symmetric_quantization_config(is_per_channel=True)
     # QuantConfig reads only the global config (static or dynamic) to pick the converter's Q/DQ mode
-    static = PT2EQuantizer().set_global(config)
-    if not weights_only:
-        return static, QuantConfig(pt2e_quantizer=static)
-    quantizer = PT2EQuantizer()
-    # the quantiser matches module types exactly, so subclasses (timm's Conv2dSame) are named one by one
-    for kind in sorted({type(m) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))}, key=str):
-        quantizer.set_module_type(kind, config)
-    return quantizer, QuantConfig(pt2e_quantizer=static)
+    quant_config = QuantConfig(pt2e_quantizer=PT2EQuantizer().set_global(config))
+    if not (settings.weights_only or settings.keep_ends_float):
+        return quant_config.pt2e_quantizer, quant_config
+    outside_ends = _outside(end_modules(model)) if settings.keep_ends_float else None
+
+    def keep(node: Any) -> bool:
+        if settings.weights_only and _op_name(node) in NON_WEIGHT_PATTERNS:
+            return False
+        return outside_ends is None or outside_ends(node)
+
+    class FilteredQuantizer(PT2EQuantizer):  # type: ignore[misc, valid-type]
+        def _annotate_for_static_quantization_config(self, graph: Any) -> Any:
+            return self._annotate_all_static_patterns(graph, self.global_config, keep)
+
+    return FilteredQuantizer().set_global(config), quant_config
 
 
 def quantize_litert(
     fp32_dir: Path, model: nn.Module, meta: ModelMeta, calib: list[np.ndarray], out_dir: Path,
-    weights_only: bool = False,
+    settings: LiteRTInt8Settings = LiteRTInt8Settings(),
 ) -> Path:
     """PT2E-quantise `model` with calibration batches `calib` and convert it to `out_dir/model.tflite`."""
     import torch
@@ -74,13 +109,15 @@ def quantize_litert(
     require_file(Path(fp32_dir) / FP32_FILE, "the fp32 LiteRT program")
     n_images = calibration_images(calib)
     family = model_family(meta, model)
-    weights_only = weights_only or family == "transformer"
+    if family == "transformer":  # int8 residual adds and LayerNorm inputs wreck ViT, as in the other formats
+        settings = dataclasses.replace(settings, weights_only=True)
     model = model.cpu().eval()
-    log.info("LiteRT PT2E int8: %s model, %s ops, %d calibration images", family,
-             "conv/linear" if weights_only else "all", n_images)
+    log.info("LiteRT PT2E int8: %s model, %s ops, %d calibration images%s", family,
+             "conv/linear" if settings.weights_only else "all", n_images,
+             f", kept in float: {', '.join(end_modules(model))}" if settings.keep_ends_float else "")
     # calibration batches come in any size, so the graph to observe takes a dynamic batch; the program, one image
     example = torch.from_numpy(np.ascontiguousarray(calib[0][:1], dtype=np.float32)).repeat(2, 1, 1, 1)
-    quantizer, quant_config = build_quantizer(model, weights_only)
+    quantizer, quant_config = build_quantizer(model, settings)
     out_dir = Path(out_dir)
     with staged_files(out_dir, INT8_FILES) as tmp:
         try:
@@ -93,17 +130,29 @@ def quantize_litert(
         except Exception as exc:  # torch.export / torchao raise many unrelated types
             raise ExportError(f"LiteRT PT2E quantisation failed: {type(exc).__name__}: {exc}") from exc
         convert_to_tflite(converted, example[:1], tmp, quant_config=quant_config)
+        record = json.loads((tmp / INT8_FILES[1]).read_text(encoding="utf-8"))
+        if not record["int8_ops"]:
+            raise ExportError("the LiteRT int8 program has no int8 operator: the quantiser annotated nothing "
+                              f"(settings {settings}); this is a seefood bug, please report it")
     return out_dir / INT8_FILES[0]
 
 
+def _recipe(name: str, description: str, settings: LiteRTInt8Settings) -> Int8Recipe:
+    return Int8Recipe(name, description, functools.partial(quantize_litert, settings=settings))
+
+
 LITERT_RECIPES: list[Int8Recipe] = [
-    Int8Recipe(
+    _recipe(
         "litert-pt2e", "PT2E static int8 with litert-torch's quantiser (per-channel symmetric int8 weights, int8 "
         "activations, histogram ranges); CNNs quantise every pattern, transformers only conv/linear",
-        quantize_litert,
+        LiteRTInt8Settings(),
     ),
-    Int8Recipe(
-        "litert-pt2e-conv-linear", "as litert-pt2e, only Conv2d / Linear modules in int8: for a model that "
-        "misses parity", functools.partial(quantize_litert, weights_only=True),
+    _recipe(
+        "litert-pt2e-keep-ends", "as litert-pt2e, with the first Conv2d and the classifier Linear left in float",
+        LiteRTInt8Settings(keep_ends_float=True),
+    ),
+    _recipe(
+        "litert-pt2e-conservative", "only conv/linear in int8 and the ends in float: the fewest int8 ops, for a "
+        "model that still misses parity", LiteRTInt8Settings(weights_only=True, keep_ends_float=True),
     ),
 ]

@@ -94,12 +94,19 @@ def space_formats() -> tuple[str, ...]:
     return tuple(name for name, spec in FORMATS.items() if spec.space is not None)
 
 
-def target_formats(target: str) -> tuple[str, ...]:
-    """Formats a deploy target runs, in registry order: space (what a torch-free Space serves), mobile, ..."""
+def deploy_targets() -> dict[str, tuple[str, ...]]:
+    """Deploy target -> the formats that run there, in registry order: space (what a torch-free Space serves),
+    then every target a FormatSpec names (mobile, ...)."""
     targets = {"space": space_formats()}
     for name, spec in FORMATS.items():
         for key in spec.targets:
             targets[key] = (*targets.get(key, ()), name)
+    return targets
+
+
+def target_formats(target: str) -> tuple[str, ...]:
+    """The formats of one deploy target (deploy_targets); an unknown target is a ConfigError naming the known."""
+    targets = deploy_targets()
     try:
         return targets[target]
     except KeyError:

@@ -12,7 +12,7 @@ from seefood.bench import PickRules, pick
 from seefood.bench.report import DECISION_JSON, read_decision
 from seefood.cli.common import cli_errors, console, existing, setup_logging
 from seefood.errors import ConfigError
-from seefood.formats import target_formats
+from seefood.formats import deploy_targets, target_formats
 
 _P = {f.name: f.default for f in dataclasses.fields(PickRules) if f.default is not dataclasses.MISSING}
 
@@ -38,8 +38,8 @@ def pick_command(
     size_tolerance: Annotated[float, typer.Option(
         help="Sizes within this fraction of the smallest tie; latency decides.")] = _P["size_tolerance"],
     target: Annotated[str | None, typer.Option(
-        help="Choose among the formats a deploy target runs (seefood.formats): space (what a Space serves: onnx, "
-             "openvino) or mobile (executorch, litert).",
+        help="Choose among the formats a deploy target runs (the format registry): "
+             + "; ".join(f"{t}: {', '.join(f)}" for t, f in deploy_targets().items()) + ".",
         show_default="any format")] = None,
     formats: Annotated[str | None, typer.Option(
         help="Only choose among these formats, e.g. onnx,openvino.", show_default="any format")] = None,

@@ -90,10 +90,11 @@ stage() {
       .venv/bin/seefood-export runs/lite2/best --out runs/lite2-export --int8 --parity-data "$DATA" \
         --calib-data "$DATA" --threads 2 --force || true ;;
     prune-lite2)
-      # depth + width with recovery fine-tuning and the same-budget unpruned baseline
-      $SF prune runs/lite2/best --ratio "${LITE2_RATIO:-0.3}" --drop-blocks "${LITE2_BLOCKS:-5}" --data "$DATA" \
-        --out runs/lite2-prune --finetune-epochs "${LITE2_FT:-6}" --baseline --lr 4e-4 --batch-size 32 --workers 2 \
-        --threads 2 --device cpu --force || true
+      # depth (+ width with LITE2_RATIO > 0), recovery fine-tuning distilled from the unpruned model;
+      # LITE2_BASELINE=--baseline adds the same-budget unpruned baseline (doubles the time)
+      $SF prune runs/lite2/best --ratio "${LITE2_RATIO:-0}" --drop-blocks "${LITE2_BLOCKS:-2}" --data "$DATA" \
+        --out runs/lite2-prune --finetune-epochs "${LITE2_FT:-4}" ${LITE2_BASELINE:-} --lr "${LITE2_LR:-1e-4}" \
+        --batch-size 32 --workers 2 --threads 2 --device cpu --force || true
       for c in checkpoint baseline/best; do
         .venv/bin/seefood-export "runs/lite2-prune/$c" --out "runs/lite2-prune-export-${c//\//-}" \
           --formats onnx,openvino --int8 --parity-data "$DATA" --calib-data "$DATA" --threads 2 --force || true
@@ -108,7 +109,7 @@ stage() {
     latency-lite2)
       mkdir -p runs/latency
       $SF latency runs/lite2/best runs/lite2-export/onnx-fp32 runs/lite2-export/openvino-int8 runs/lite2-export/onnx-int8 \
-        runs/lite2-prune-export-checkpoint/openvino-int8 --rounds 40 --block 5 --threads 2 \
+        runs/lite2-prune-export-checkpoint/onnx-int8 runs/lite2-prune-export-checkpoint/openvino-int8 --rounds 40 --block 5 --threads 2 \
         --json runs/latency/lite2.json --force ;;
     *) echo "unknown stage $1" >&2; exit 2 ;;
   esac

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -16,6 +17,8 @@ from tests.conftest import SAMPLE_CLASSES
 
 CLASSES = SAMPLE_CLASSES  # the shared generated sample dataset is the parity data
 CLASS_COUNTS = {"donut": 10, "pizza": 20, "salad": 30, "sushi": 40}
+# where tests keep what people may want to look at (the Space's screenshot); git-ignored under runs/
+TEST_OUTPUT = Path(os.environ.get("SEEFOOD_TEST_OUTPUT") or Path(__file__).resolve().parents[2] / "runs" / "test-output")
 # small limits, so "too large" and "too many pixels" need only small files
 TEST_LIMITS = UploadLimits(max_bytes=300_000, max_pixels=4_000_000, min_side=16)
 

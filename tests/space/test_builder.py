@@ -37,7 +37,7 @@ def test_space_folder_is_complete(built_space: Path, onnx_artifact: Path, decisi
                  "seefood_runtime/runtimes/onnx.py", "seefood_runtime/space/monitor.py"):
         assert (built_space / name).is_file(), name
     requirements = (built_space / "requirements.txt").read_text().split()
-    assert [r.split("==")[0] for r in requirements] == ["gradio", "pillow", "numpy", "onnxruntime"]
+    assert [r.split("==")[0] for r in requirements] == ["gradio", "fastapi", "uvicorn", "pillow", "numpy", "onnxruntime"]
     assert f"onnxruntime=={importlib.metadata.version('onnxruntime')}" in requirements
     assert not any("torch" in r or "seefood" in r for r in requirements)
     assert sha256_file(built_space / "model/model.onnx") == sha256_file(onnx_artifact / "model.onnx")
@@ -58,6 +58,31 @@ def test_readme_has_front_matter_and_measured_numbers(built_space: Path, decisio
     assert f"{measured['latency_ms']['p99']:.2f} ms" in readme and measured["why"] in readme
     assert f"{measured['size_bytes'] / 1e6:.2f} MB" in readme
     assert "onnx-int8" in readme and "never the image" in readme and ", ".join(CLASSES) in readme
+    assert "deleted from the server as soon as it is classified" in readme and "POST /api/predict" in readme
+    assert "SEEFOOD_MONITOR_TOKEN" in readme and "Off in the public app" in readme
+    assert "not recorded with this build" in readme  # this decision has no env.json beside it
+
+
+@pytest.mark.parametrize("generated", [True, False])
+def test_the_card_says_what_the_accuracy_was_measured_on(tmp_path: Path, decision: Path, sample_data: Path,
+                                                         generated: bool) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "decision.json").write_text(decision.read_text())
+    data = sample_data / "test"
+    if not generated:  # the same pictures without the generator's manifest: as a user's folder of photos looks
+        data = tmp_path / "photos" / "test"
+        data.parent.mkdir()
+        (data.parent / "test").symlink_to(sample_data / "test", target_is_directory=True)
+    (report / "env.json").write_text(json.dumps({"data": {"root": str(data), "images": 32, "classes": 4}}))
+    built = build_space(SpaceConfig(decision=report / "decision.json", out=tmp_path / "space", verify=False))
+    readme = (built.path / "README.md").read_text()
+    said = json.loads((built.path / "space.json").read_text())["evaluated_on"]
+    if generated:
+        assert said.startswith("32 generated drawings of 4 classes") and "not food photos" in said
+    else:
+        assert said == "32 held-out images of 4 classes from `photos/test`"
+    assert f"Accuracy measured on: {said}" in readme and str(tmp_path) not in readme  # no local folders
 
 
 def test_bundled_package_imports_without_torch_or_seefood(built_space: Path) -> None:
@@ -176,3 +201,8 @@ def test_build_cli(tmp_path: Path, decision: Path) -> None:
     assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0
     bad = CliRunner().invoke(app, [*args[:-2], "--num-examples", "0", "--force"])
     assert bad.exit_code == 2 and "--num-examples" in bad.output
+    sized = CliRunner().invoke(app, [*args, "--force", "--workers", "1", "--queue-size", "4"])
+    assert sized.exit_code == 0, sized.output
+    record = json.loads((out / "space.json").read_text())
+    assert (record["workers"], record["queue_size"]) == (1, 4)
+    assert "At most 1 photos are classified at once and 4 wait" in (out / "README.md").read_text()

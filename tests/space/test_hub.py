@@ -42,6 +42,7 @@ class FakeApi:
 def fake_hub(monkeypatch: pytest.MonkeyPatch) -> type[FakeApi]:
     FakeApi.calls, FakeApi.error = [], None
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_a_saved_token")
     return FakeApi
 
 
@@ -63,7 +64,7 @@ def test_push_creates_a_gradio_space_and_uploads(fake_hub: type[FakeApi], built_
 @pytest.mark.parametrize(("error", "message"), [
     (_http_error(401), "hf auth login"),
     (_http_error(403), "write access"),
-    (LocalTokenNotFoundError("no token"), "no Hugging Face token"),
+    (LocalTokenNotFoundError("no token"), "no Hugging Face token was found"),
     (httpx2.ConnectError("name resolution failed"), "could not reach the Hugging Face Hub"),
 ])
 def test_push_failures_exit_1_and_never_claim_success(fake_hub: type[FakeApi], built_space: Path,
@@ -73,6 +74,17 @@ def test_push_failures_exit_1_and_never_claim_success(fake_hub: type[FakeApi], b
     flat = " ".join(result.output.split())
     assert result.exit_code == 1 and message in flat
     assert "pushed" not in flat and [c for c, _ in fake_hub.calls] == ["create_repo"]
+
+
+def test_push_without_any_token_says_so_and_how_to_set_one(fake_hub: type[FakeApi], built_space: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no HF_TOKEN, no `hf auth login`
+    result = CliRunner().invoke(app, ["space", "push", str(built_space), "--repo", "alice/demo"])
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 1 and "no Hugging Face token was found" in flat
+    assert "HF_TOKEN" in flat and "hf auth login" in flat and "refused" not in flat
+    assert fake_hub.calls == []  # nothing was sent
+    assert push_space(PushConfig(space=built_space, repo="alice/demo", token="hf_given")).endswith("alice/demo")
 
 
 def test_push_and_serve_check_their_input(tmp_path: Path) -> None:

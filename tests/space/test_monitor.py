@@ -1,4 +1,5 @@
-"""The monitor on a generated prediction log: counts, percentiles, low confidence, PSI drift, window, CLI."""
+"""The monitor on a generated prediction log: counts, percentiles, low confidence, refusals, PSI drift (no verdict
+below the minimum sample), window, SQL totals = row totals, schema migration, CLI."""
 
 from __future__ import annotations
 
@@ -17,18 +18,21 @@ from seefood.errors import ConfigError, DataError
 from seefood.space.monitor import (
     MonitorConfig,
     build_report,
+    min_drift_requests,
     monitor_log,
     population_stability_index,
     report_markdown,
 )
 from seefood.space.predlog import PredictionLog, read_info, read_rows
 from seefood.space.reference import UNIFORM, Reference, load_reference
+from seefood.space.stats import MAX_REASONS, OTHER_REASONS, LogStats
 
 from .helpers import CLASS_COUNTS, CLASSES
 
 
-def _generated_log(path: Path, n: int = 60, seed: int = 0) -> dict[str, list]:
-    """Write n predictions on 2025-03-01 (one a minute) and 3 rejections; return what was written."""
+def _generated_log(path: Path, n: int = 120, seed: int = 0) -> dict[str, list]:
+    """Write n predictions on 2025-03-01 from 10:00 (one a minute), 3 rejections and 2 busy refusals at 12:00;
+    return what was written."""
     rng = np.random.default_rng(seed)
     log = PredictionLog(path)
     written: dict[str, list] = {"labels": [], "conf": [], "model_ms": [], "times": []}
@@ -37,13 +41,17 @@ def _generated_log(path: Path, n: int = 60, seed: int = 0) -> dict[str, list]:
         conf = float(rng.uniform(0.25, 1.0))
         rest = [(c, (1 - conf) / 3) for c in CLASSES if c != label]
         model_ms = float(rng.gamma(4.0, 2.0))
-        time = f"2025-03-01T10:{i:02d}:00.000000Z"
+        time = f"2025-03-01T{10 + i // 60}:{i % 60:02d}:00.000000Z"
         log.record_prediction([(label, conf), *rest], model_ms, model_ms + 5, 640, 480, f"{i:064x}", 1000,
                               time=time)
         for key, value in zip(written, (label, conf, model_ms, time)):
             written[key].append(value)
     for i in range(3):
-        log.record_rejection("The file is empty (0 bytes): please upload a photo.", time=f"2025-03-01T11:0{i}:00Z")
+        log.record_rejection("The file is empty (0 bytes): please upload a photo.", time=f"2025-03-01T12:0{i}:00Z",
+                             sha256="e3b0" + "0" * 60, nbytes=0)
+    for i in range(2):
+        log.record_rejection("The Space is busy: please retry", time=f"2025-03-01T12:1{i}:00Z", status="busy")
+    log.close()
     return written
 
 
@@ -51,28 +59,77 @@ def test_report_matches_the_log(tmp_path: Path) -> None:
     written = _generated_log(tmp_path / "p.sqlite")
     names, counts = CLASSES, [CLASS_COUNTS[c] for c in CLASSES]
     reference = Reference(names, tuple(c / sum(counts) for c in counts), "metrics.class_counts", {"p50": 1.0})
-    report = build_report(read_rows(tmp_path / "p.sqlite"), reference, low_confidence=0.5)
+    report = build_report(LogStats.from_log(tmp_path / "p.sqlite", 0.5), reference)
 
-    assert report.requests == 60 and report.rejected == 3
+    assert report.requests == 120 and report.rejected == 3 and report.busy == 2
     assert report.rejection_reasons == {"The file is empty (0 bytes): please upload a photo.": 3}
     for key, q in (("p50", 50), ("p90", 90), ("p99", 99)):
         assert report.latency_ms is not None
         assert report.latency_ms[key] == pytest.approx(np.percentile(written["model_ms"], q))
     low = sum(c < 0.5 for c in written["conf"])
-    assert report.low_confidence == {"threshold": 0.5, "count": low, "rate": pytest.approx(low / 60)}
-    assert sum(report.confidence_histogram["counts"]) == 60
+    assert report.low_confidence == {"threshold": 0.5, "count": low, "rate": pytest.approx(low / 120)}
+    assert sum(report.confidence_histogram["counts"]) == 120
     assert report.confidence_histogram["counts"][2] == sum(0.2 <= c < 0.3 for c in written["conf"])
     predicted = {c.name: c.predicted for c in report.classes}
     assert predicted == {c: written["labels"].count(c) for c in CLASSES}
     # PSI by hand: shares + eps, renormalised, sum (a - e) ln(a / e)
-    a = np.array([written["labels"].count(c) / 60 for c in CLASSES]) + 1e-4
+    a = np.array([written["labels"].count(c) / 120 for c in CLASSES]) + 1e-4
     e = np.array(counts, dtype=float) / sum(counts) + 1e-4
     a, e = a / a.sum(), e / e.sum()
     assert report.psi == pytest.approx(float(np.sum((a - e) * np.log(a / e))))
-    assert report.drift == "significant"  # 70 % donut against 10 % in training
-    assert report.training_distribution == "metrics.class_counts"
+    assert report.drift == "significant"  # 70 % donut against 10 % in training, over 120 >= 100 predictions
+    assert report.training_distribution == "metrics.class_counts" and report.latency_requests == 120
     text = report_markdown(report)
-    assert "60 predicted, 3 rejected" in text and "metrics.class_counts" in text
+    assert "120 predicted, 3 rejected, 2 refused as busy" in text and "metrics.class_counts" in text
+    # the same log read row by row gives the same report
+    by_rows = build_report(LogStats.from_rows(read_rows(tmp_path / "p.sqlite"), 0.5), reference)
+    assert {**by_rows.to_dict(), "created": None} == {**report.to_dict(), "created": None}
+
+
+def test_no_drift_verdict_below_the_minimum_sample(tmp_path: Path) -> None:
+    reference = Reference(CLASSES, (0.1, 0.2, 0.3, 0.4), "metrics.class_counts")
+    stats = LogStats(0.5)
+    for i in range(99):  # all "donut": far from training, but too few to call
+        stats.add_prediction(f"2025-03-01T10:00:{i:02d}Z", "donut", 0.9, 1.0, 2.0)
+    report = build_report(stats, reference)
+    assert report.psi is not None and report.psi > 0.25 and report.drift is None
+    assert report.drift_min_requests == min_drift_requests(4) == 100
+    assert "no verdict below 100 predictions" in report_markdown(report)
+    stats.add_prediction("2025-03-01T10:01:40Z", "donut", 0.9, 1.0, 2.0)
+    assert build_report(stats, reference).drift == "significant"
+    assert min_drift_requests(101) == 1010  # 10 per class for large label sets
+
+
+def test_running_totals_are_bounded(tmp_path: Path) -> None:
+    stats = LogStats(0.5, latency_window=10)
+    for i in range(MAX_REASONS + 5):
+        stats.add_refusal("2025-03-01T10:00:00Z", "rejected", f"The file is {i} MB; the limit is 1 MB")
+    for i in range(25):
+        stats.add_prediction("2025-03-01T10:00:01Z", "pizza", 0.9, float(i), float(i))
+    assert len(stats.reasons) == MAX_REASONS + 1 and stats.reasons[OTHER_REASONS] == 5
+    assert list(stats.model_ms) == [float(i) for i in range(15, 25)]  # the 10 most recent
+    report = build_report(stats, Reference(("pizza",), (1.0,), "x"))
+    assert report.latency_requests == 10 and report.latency_ms is not None and report.latency_ms["max"] == 24.0
+
+
+def test_a_schema_1_log_is_read_and_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, status TEXT NOT NULL,"
+        " label TEXT, confidence REAL, top5 TEXT, model_ms REAL, total_ms REAL, width INTEGER, height INTEGER,"
+        " sha256 TEXT, nbytes INTEGER, error TEXT, image BLOB);"
+        "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO predictions (time, status, label, confidence, top5) VALUES"
+        " ('2025-01-01T00:00:00Z', 'ok', 'pizza', 0.8, '[[\"pizza\", 0.8]]');")
+    conn.commit()
+    conn.close()
+    assert [(r.label, r.source) for r in read_rows(path)] == [("pizza", None)]
+    log = PredictionLog(path)  # the Space opening an old log adds the column
+    log.record_rejection("The file is empty", source="json", nbytes=0)
+    log.close()
+    assert [(r.status, r.source) for r in read_rows(path)] == [("ok", None), ("rejected", "json")]
+    assert read_info(path)["schema_version"] == 2
 
 
 def test_psi_is_zero_for_identical_and_finite_for_empty_classes() -> None:
@@ -85,7 +142,7 @@ def test_window_filters_rows(tmp_path: Path) -> None:
     _generated_log(tmp_path / "p.sqlite")
     config = MonitorConfig(log=tmp_path / "p.sqlite", since="2025-03-01T10:10", until="2025-03-01T10:20:00+00:00")
     report = monitor_log(config)
-    assert report.requests == 10 and report.rejected == 0
+    assert report.requests == 10 and report.rejected == 0 and report.busy == 0
     assert report.window["first"] == "2025-03-01T10:10:00.000000Z"
     assert monitor_log(MonitorConfig(log=tmp_path / "p.sqlite", since="2026-01-01")).requests == 0
     with pytest.raises(ConfigError, match="ISO 8601"):
@@ -140,7 +197,8 @@ def test_log_keeps_images_only_when_asked(tmp_path: Path) -> None:
         log.set_info({"reference": {"x": 1}})
         blob = sqlite3.connect(path).execute("SELECT image FROM predictions").fetchone()[0]
         assert blob == (b"abc" if store else None)
-        assert read_info(path) == {"schema_version": 1, "reference": {"x": 1}}
+        log.close()
+        assert read_info(path) == {"schema_version": 2, "reference": {"x": 1}}
 
 
 def test_monitor_cli_writes_table_png_and_json(tmp_path: Path, decision: Path) -> None:
@@ -150,8 +208,10 @@ def test_monitor_cli_writes_table_png_and_json(tmp_path: Path, decision: Path) -
                                       "--out", str(out), "--low-confidence", "0.6"])
     assert result.exit_code == 0, result.output
     assert "drift PSI" in result.output and "model latency p90" in result.output
+    assert "refused as busy" in result.output
     saved = json.loads((out / "monitor.json").read_text())
-    assert saved["requests"] == 60 and saved["low_confidence"]["threshold"] == 0.6
+    assert saved["requests"] == 120 and saved["low_confidence"]["threshold"] == 0.6 and saved["busy"] == 2
+    assert saved["drift"] == "significant" and saved["drift_min_requests"] == 100
     assert saved["reference_latency_ms"]["p50"] == 0.42
     with Image.open(out / "monitor.png") as png:
         assert png.format == "PNG" and png.width > 800

@@ -1,8 +1,11 @@
-"""The Space's prediction service in-process: correct top-5, logged requests, timeouts, model failures."""
+"""The Space's prediction service in-process: correct top-5, each request logged once (refusals with size and
+sha256), bounded admission ("busy, retry"), timeouts, model failures, monitoring from running totals."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +17,8 @@ from PIL import Image
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, top_k
 from seefood.space.predlog import read_rows
-from seefood.space.service import SpaceService
+from seefood.space.service import BusyError, SpaceService
+from seefood.space.stats import LogStats
 from seefood.space.uploads import UploadError
 
 from .helpers import CLASSES
@@ -41,6 +45,16 @@ def test_predictions_match_the_runtime(service: SpaceService, tiny_images: dict[
     rows = read_rows(service.log.path)
     assert len(rows) == 1 and rows[0].status == "ok" and rows[0].label == prediction.labels[0][0]
     assert (rows[0].width, rows[0].height) == (prediction.width, prediction.height)
+    assert rows[0].source == "ui" and rows[0].nbytes == tiny_images[name].stat().st_size
+
+
+def test_bytes_and_files_are_classified_alike(service: SpaceService, tiny_images: dict[str, Path]) -> None:
+    data = tiny_images["cmyk.jpg"].read_bytes()
+    from_bytes = service.classify_bytes(data)
+    from_file = service.classify(tiny_images["cmyk.jpg"], source="api")
+    assert from_bytes.labels == from_file.labels and from_bytes.note == from_file.note
+    assert [(r.source, r.sha256) for r in read_rows(service.log.path)] == [
+        ("json", hashlib.sha256(data).hexdigest()), ("api", hashlib.sha256(data).hexdigest())]
 
 
 def test_rejections_are_logged_and_later_requests_work(service: SpaceService, bad_files: dict[str, Path],
@@ -51,9 +65,50 @@ def test_rejections_are_logged_and_later_requests_work(service: SpaceService, ba
     assert service.classify(tiny_images["rgb.jpg"]).labels
     rows = read_rows(service.log.path)
     assert [r.status for r in rows] == ["rejected"] * len(bad_files) + ["ok"]
+    for (case, path), row in zip(bad_files.items(), rows):
+        assert row.nbytes == path.stat().st_size, case  # the size of every refused upload
+        data = path.read_bytes()
+        # its sha256 too, except when the size alone refused it (then it is never read)
+        assert row.sha256 == (None if case == "too_large" else hashlib.sha256(data).hexdigest()), case
     report = service.monitor()
-    assert report.requests == 1 and report.rejected == len(bad_files)
+    assert report.requests == 1 and report.rejected == len(bad_files) and report.busy == 0
     assert report.training_distribution == "metrics.class_counts"
+
+
+def test_monitoring_comes_from_running_totals(service: SpaceService, tiny_images: dict[str, Path],
+                                              bad_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report matches what a full read of the log gives, and building it reads nothing."""
+    for name in ("rgb.jpg", "gray.png", "rgba.png", "cmyk.jpg"):
+        service.classify(tiny_images[name])
+    with pytest.raises(UploadError):
+        service.classify(bad_files["empty"])
+    from seefood.space import predlog, stats
+
+    def no_reading(*_: object, **__: object) -> None:
+        raise AssertionError("the owner's report re-read the log")
+
+    monkeypatch.setattr(predlog, "open_log", no_reading)
+    monkeypatch.setattr(stats, "open_log", no_reading)
+    report = service.monitor()
+    monkeypatch.undo()
+    full = LogStats.from_log(service.log.path, service.settings.low_confidence)
+    assert (report.requests, report.rejected) == (full.ok, full.rejected) == (4, 1)
+    assert {c.name: c.predicted for c in report.classes if c.predicted} == dict(full.labels)
+    assert report.confidence_histogram["counts"] == full.histogram
+    assert report.drift is None and report.drift_min_requests == 100  # 4 predictions: no verdict
+
+
+def test_a_restarted_service_resumes_the_totals(built_space: Path, tiny_images: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    first = SpaceService.from_folder(built_space, log_path=tmp_path / "log.sqlite")
+    first.classify(tiny_images["rgb.jpg"])
+    first.record_busy("busy", "queue")
+    first.close()
+    second = SpaceService.from_folder(built_space, log_path=tmp_path / "log.sqlite")
+    second.classify(tiny_images["gray.png"])
+    report = second.monitor()
+    second.close()
+    assert (report.requests, report.busy, report.latency_requests) == (2, 1, 2)
 
 
 @dataclass
@@ -94,6 +149,37 @@ def test_slow_requests_time_out_with_a_message(service: SpaceService, tiny_image
     assert slow.runtime.finished.wait(timeout=60.0)
     slow.close()
     assert read_rows(tmp_path / "slow.sqlite")[0].error.startswith("The photo took longer")
+
+
+def test_a_burst_beyond_capacity_is_refused_at_once_and_logged(service: SpaceService, tiny_images: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    """1 worker + 1 waiting: while the model is held, a third request is refused with "busy, retry" at once."""
+    held = SpaceService(service.root, replace(service.settings, workers=1, queue_size=1),
+                        SlowRuntime(service.runtime.meta), tmp_path / "busy.sqlite")
+    gate = held.runtime.gate = threading.Event()
+    answers: list[object] = []
+    threads = [threading.Thread(target=lambda: answers.append(held.classify(tiny_images["rgb.jpg"], "json")))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while held.in_flight < 2 and time.monotonic() < deadline:  # both admitted (one runs, one waits)
+        time.sleep(0.01)
+    with pytest.raises(BusyError, match="busy .* please retry") as info:
+        held.classify(tiny_images["gray.png"], source="api")
+    assert info.value.status == 503
+    gate.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(answers) == 2  # the admitted ones were answered
+    held.classify(tiny_images["gray.png"])  # capacity is back
+    report = held.monitor()
+    held.close()
+    rows = read_rows(tmp_path / "busy.sqlite")
+    assert sorted(r.status for r in rows) == ["busy", "ok", "ok", "ok"]
+    busy = next(r for r in rows if r.status == "busy")
+    assert busy.source == "api" and "retry" in (busy.error or "")
+    assert (report.requests, report.busy) == (3, 1)
 
 
 def test_model_failures_are_logged_and_reraised(service: SpaceService, tiny_images: dict[str, Path],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from seefood.space.uploads import UploadError, UploadLimits, load_upload
+from seefood.space.uploads import UploadError, UploadLimits, load_upload, load_upload_bytes
 
 from .helpers import TEST_LIMITS
 
@@ -67,3 +67,19 @@ def test_missing_and_absent_uploads(tmp_path: Path) -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         UploadLimits(max_bytes=0)
+
+
+def test_bytes_are_checked_like_files(tiny_images: dict[str, Path], bad_files: dict[str, Path]) -> None:
+    data = tiny_images["exif_rotated.jpg"].read_bytes()
+    assert load_upload_bytes(data, TEST_LIMITS) == load_upload(tiny_images["exif_rotated.jpg"], TEST_LIMITS)
+    for case, path in bad_files.items():
+        with pytest.raises(UploadError) as from_file:
+            load_upload(path, TEST_LIMITS)
+        with pytest.raises(UploadError) as from_bytes:
+            load_upload_bytes(path.read_bytes(), TEST_LIMITS)
+        assert str(from_bytes.value) == str(from_file.value), case
+        # the log gets the refused upload's size and sha256, never its bytes
+        assert from_bytes.value.nbytes == len(path.read_bytes()), case
+        expected_sha = None if case == "too_large" else hashlib.sha256(path.read_bytes()).hexdigest()
+        assert from_bytes.value.sha256 == expected_sha, case
+        assert from_bytes.value.status == (413 if case == "too_large" else 400), case

@@ -28,12 +28,16 @@ def build(
     decision: Annotated[Path, typer.Argument(help="REPORT/decision.json from `seefood pick` (or the REPORT folder).")],
     out: Annotated[Path, typer.Option(help="The Space folder to write.")],
     examples: Annotated[Path | None, typer.Option(help="Folder of example images.", show_default="drawn by code")] = None,
-    log_images: Annotated[bool, typer.Option(help="Also keep uploaded images in the prediction log.")] = (
+    log_images: Annotated[bool, typer.Option(
+        help="Keep every visitor's photo in the prediction log (off: only its size and sha256 are kept).")] = (
         _B["log_images"]),
     title: Annotated[str | None, typer.Option(help="Space title.", show_default="from the artifact")] = None,
     license: Annotated[str, typer.Option(help="Hugging Face license id for the front matter.")] = _B["license"],
     num_examples: Annotated[int, typer.Option(help="How many example images.")] = _B["num_examples"],
     threads: Annotated[int | None, typer.Option(help="Runtime threads in the Space.", show_default="all cores")] = None,
+    workers: Annotated[int, typer.Option(help="Photos classified at once.")] = _B["workers"],
+    queue_size: Annotated[int, typer.Option(
+        help="Requests waiting for a worker; the next one is answered 'busy, retry'.")] = _B["queue_size"],
     force: Annotated[bool, typer.Option(help="Replace what an earlier build wrote in --out (logs/ stays).")] = _B["force"],
     verify: Annotated[bool, typer.Option(help="Classify the examples in a torch-free interpreter first.")] = (
         _B["verify"]),
@@ -49,7 +53,8 @@ def build(
     setup_logging(verbose)
     result = build_space(SpaceConfig(
         decision=decision, out=out, examples=examples, log_images=log_images, title=title, license=license,
-        num_examples=num_examples, threads=threads, force=force, verify=verify,
+        num_examples=num_examples, threads=threads, workers=workers, queue_size=queue_size, force=force,
+        verify=verify,
     ))
     console.print(f"[green]space:[/] {result.path} ({result.format} {result.precision}, "
                   f"{result.size_bytes / 1e6:.1f} MB): {', '.join(result.requirements)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import seefood
+from seefood.data.sample import SAMPLE_MANIFEST
 from seefood.errors import ConfigError, DataError
 from seefood.io import atomic_dir, atomic_write_json, atomic_write_text, dir_size, sha256_file
 from seefood.runtimes import RUNTIMES, read_artifact_meta
@@ -31,23 +32,30 @@ log = logging.getLogger(__name__)
 MODEL_DIR = "model"
 EXAMPLES_DIR = "examples"
 REQUIRED_DECISION_KEYS = ("artifact", "name", "format", "precision")
+BENCH_ENV = "env.json"  # written by `seefood bench` beside results.jsonl (and decision.json, after pick)
 
-APP_PY = '''"""{title}: the Gradio app of this Space, written by `seefood space build` (needs neither torch nor seefood)."""
+APP_PY = '''"""{title}: the Gradio app of this Space, written by `seefood space build` (needs neither torch nor seefood).
+
+The page is at /, the JSON endpoint at POST /api/predict; the owner's monitoring is on only when the
+secret $SEEFOOD_MONITOR_TOKEN is set.
+"""
 
 import logging
 import os
 from pathlib import Path
 
+from seefood_runtime.space.server import launch
 from seefood_runtime.space.service import SpaceService
-from seefood_runtime.space.ui import build_app, launch
+from seefood_runtime.space.ui import build_ui, monitor_token_from_env
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 # $SEEFOOD_LOG moves the prediction log, e.g. to /data/predictions.sqlite on a Space with persistent storage
 service = SpaceService.from_folder(Path(__file__).resolve().parent, log_path=os.environ.get("SEEFOOD_LOG"))
-demo = build_app(service)
+ui = build_ui(service, monitor_token=monitor_token_from_env())
+demo = ui.demo
 
 if __name__ == "__main__":
-    launch(demo, service)  # host and port: $GRADIO_SERVER_NAME / $GRADIO_SERVER_PORT (Spaces set them)
+    launch(ui, service)  # host and port: $GRADIO_SERVER_NAME / $GRADIO_SERVER_PORT (Spaces set them)
 '''
 GITIGNORE = "logs/\n__pycache__/\n*.pyc\n"
 
@@ -67,7 +75,9 @@ class SpaceConfig:
     limits: UploadLimits = field(default_factory=UploadLimits)
     timeout_s: float = 30.0  # per request
     threads: int | None = None  # runtime threads in the Space; None: every core it has
-    low_confidence: float = 0.5  # threshold of the Monitoring tab
+    workers: int = 2  # predictions running at once (a free Space has 2 cores)
+    queue_size: int = 16  # requests waiting for a worker; the next one is answered "busy, retry"
+    low_confidence: float = 0.5  # threshold of the owner's monitoring report
     verify: bool = True  # classify the examples in a torch-free interpreter before finishing
 
     def __post_init__(self) -> None:
@@ -75,6 +85,8 @@ class SpaceConfig:
             raise ConfigError(f"--num-examples must be between 1 and 20, got {self.num_examples}")
         if not 0.0 < self.low_confidence <= 1.0:
             raise ConfigError(f"--low-confidence must be in (0, 1], got {self.low_confidence}")
+        if self.workers < 1 or self.queue_size < 0:
+            raise ConfigError(f"--workers must be >= 1 and --queue-size >= 0, got {self.workers} and {self.queue_size}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,25 @@ def read_decision(path: Path) -> tuple[dict[str, Any], Path]:
     return decision, artifact
 
 
+def evaluated_on(decision_path: Path) -> str:
+    """What `seefood bench` measured the accuracy on, in words, from env.json beside the decision ("" when
+    unknown). Generated data (a sample.json manifest) is named as such: its accuracy says nothing about photos."""
+    report = decision_path if decision_path.is_dir() else decision_path.parent
+    try:
+        env = json.loads((report / BENCH_ENV).read_text(encoding="utf-8"))
+        data = env["data"]
+        images, classes, root = int(data["images"]), int(data["classes"]), Path(str(data["root"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    candidates = [root, report / root, report.parent / root] if not root.is_absolute() else [root]
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is not None and any((f / SAMPLE_MANIFEST).is_file() for f in (folder, folder.parent)):
+        return (f"{images} generated drawings of {classes} classes (seefood's sample generator), not food photos: "
+                f"it says nothing about real photos")
+    name = "/".join(root.parts[-2:])  # no local folders of the build machine beyond the data set's own name
+    return f"{images} held-out images of {classes} classes from `{name}`"
+
+
 def _title(config: SpaceConfig, architecture: str) -> str:
     title = config.title if config.title is not None else f"seefood {architecture}"
     if not title.strip() or "\n" in title:
@@ -136,10 +167,12 @@ def build_space(config: SpaceConfig) -> SpaceBuild:
             note = ("The example images are drawn by code (seefood's sample generator), not photos: "
                     "upload a real photo to judge the model.")
         rel_examples = tuple(p.relative_to(tmp).as_posix() for p in paths)
+        measured_on = evaluated_on(Path(config.decision))
         settings = SpaceSettings(
             title=title, description=f"Upload a food photo: {meta.num_classes} classes, top-5 with probabilities.",
             model_dir=MODEL_DIR, examples=rel_examples, log_images=config.log_images, limits=config.limits,
-            timeout_s=config.timeout_s, threads=config.threads, low_confidence=config.low_confidence,
+            timeout_s=config.timeout_s, threads=config.threads, workers=config.workers,
+            queue_size=config.queue_size, low_confidence=config.low_confidence, evaluated_on=measured_on,
             decision=card.public_decision(decision),
         )
         atomic_write_json(tmp / SPACE_RECORD, {**settings.to_dict(), "build": {
@@ -149,7 +182,8 @@ def build_space(config: SpaceConfig) -> SpaceBuild:
         }})
         atomic_write_text(tmp / "app.py", APP_PY.format(title=title.replace('"', "'")))
         atomic_write_text(tmp / "requirements.txt", "\n".join(reqs) + "\n")
-        atomic_write_text(tmp / "README.md", card.readme(title, config.license, meta, decision, note, config.log_images))
+        atomic_write_text(tmp / "README.md", card.readme(title, config.license, meta, decision, note, config.log_images,
+                                                         measured_on, settings.workers, settings.queue_size))
         atomic_write_text(tmp / ".gitignore", GITIGNORE)
         verification = verify_space(tmp) if config.verify else None
         size = dir_size(tmp)

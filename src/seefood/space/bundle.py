@@ -23,7 +23,7 @@ from seefood.io import atomic_write_text
 log = logging.getLogger(__name__)
 
 PACKAGE = "seefood_runtime"  # the bundled package's name inside the Space
-APP_MODULES = ("seefood.space.service", "seefood.space.ui", "seefood.space.monitor")  # the app's entry points
+APP_MODULES = ("seefood.space.service", "seefood.space.ui", "seefood.space.server", "seefood.space.monitor")
 _SOURCE_ROOT = Path(seefood.__file__).resolve().parent
 
 

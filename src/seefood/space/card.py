@@ -17,9 +17,12 @@ SpaceFormat = SpaceRequirement  # what a Space installs for one package (the for
 # torchscript / tensorrt / pytorch need torch and are refused, and so is executorch: its Python runtime imports
 # torch (the .pte itself runs torch-free in ExecuTorch's C++ runtime)
 SPACE_FORMATS: dict[str, SpaceFormat] = {name: spec.space for name, spec in FORMATS.items() if spec.space is not None}
-# every Space: the web app, image decoding, arrays (gradio 6 needs pillow < 13: the pin keeps it there)
+# every Space: the web app (gradio, and the FastAPI + uvicorn it runs on, which the JSON endpoint uses
+# directly), image decoding, arrays (gradio 6 needs pillow < 13: the pin keeps it there)
 BASE_REQUIREMENTS: tuple[SpaceFormat, ...] = (
     SpaceFormat("gradio", ("gradio",), "pip install 'seefood[space]'"),
+    SpaceFormat("fastapi", ("fastapi",), "pip install 'seefood[space]'"),
+    SpaceFormat("uvicorn", ("uvicorn",), "pip install 'seefood[space]'"),
     SpaceFormat("pillow", ("PIL",), "pip install 'pillow<13'"),
     SpaceFormat("numpy", ("numpy",), "pip install numpy"),
 )
@@ -96,9 +99,11 @@ def _front_matter(title: str, license_id: str, meta: ModelMeta) -> str:
 
 
 def readme(
-    title: str, license_id: str, meta: ModelMeta, decision: dict[str, Any], examples_note: str, log_images: bool
+    title: str, license_id: str, meta: ModelMeta, decision: dict[str, Any], examples_note: str, log_images: bool,
+    evaluated_on: str = "", workers: int = 2, queue_size: int = 16,
 ) -> str:
-    """README.md: Space front matter + a model card with the measured accuracy, latency and size."""
+    """README.md: Space front matter + a model card with the measured accuracy (and what it was measured on),
+    latency and size, what happens to a visitor's photo, the JSON endpoint and the owner's monitoring."""
     lat = decision.get("latency_ms") or {}
     rules = decision.get("rules") or {}
     reference = decision.get("reference") or {}
@@ -108,6 +113,7 @@ def readme(
     reference_top1 = f" (top-1 {_pct(reference.get('top1'))})" if reference.get("top1") is not None else ""
     budget = f", p90 latency within {_num(rules.get('budget_ms'), 'g')} ms" if rules.get("budget_ms") else ""
     why = f" `seefood pick`: {decision['why']}." if decision.get("why") else ""
+    measured_on = evaluated_on or "the benchmark set of `seefood bench` (not recorded with this build)"
     out = [
         _front_matter(title, license_id, meta),
         f"# {title}\n",
@@ -129,8 +135,8 @@ def readme(
         f"{_num(lat.get('p90'), '.2f')} ms | {_num(lat.get('p99'), '.2f')} ms | {decision.get('device', '–')} | "
         f"{decision.get('batch_size', '–')} | {decision.get('threads', '–')} |"),
         "",
-        ("Latency is per batch on the benchmark machine; a shared Space CPU is usually slower "
-        "(the app shows the model time of every request).\n"),
+        (f"Accuracy measured on: {measured_on}. Latency is per batch on the benchmark machine; a shared Space "
+         "CPU is usually slower (the app shows the model time of every request).\n"),
         "## Why this artifact\n",
         (f"Rules: top-1 at most {_num(rules.get('max_drop'), 'g')} points below the fp32 reference{reference_top1}"
         f"{budget}; the smallest artifact that qualifies wins.{why}\n"),
@@ -141,16 +147,30 @@ def readme(
         out += [f"| {_cell(r.get('name', '–'))} | {_cell(r.get('rule', '–'))} | {_cell(r.get('detail', ''))} |"
                 for r in rejected]
         out.append("")
+    kept = (" and the uploaded image itself: this Space was built with `--log-images`, so the owner keeps "
+            "every photo" if log_images else "; never the image")
     out += [
+        "## Your photo\n",
+        ("An upload is deleted from the server as soon as it is classified (or refused); the preview comes back "
+         "inline and nothing is kept in Gradio's cache. The prediction log (`logs/predictions.sqlite`, or "
+         "`$SEEFOOD_LOG`) records each request once: time, top-5, confidence, latency, image size, file size "
+         f"and the sha256 of the upload (refused uploads too){kept}.\n"),
+        "## JSON endpoint\n",
+        ("`POST /api/predict` with the photo as the request body (or multipart/form-data, field `file`) answers "
+         "the top-5 labels with probabilities and the model time:\n"),
+        ("```bash\ncurl -s -H 'Content-Type: image/jpeg' --data-binary @photo.jpg "
+         "https://USER-SPACE.hf.space/api/predict\n```\n"),
+        (f"At most {workers} photos are classified at once and {queue_size} wait; beyond that the Space answers "
+         "\"busy, please retry\" at once (HTTP 503 with Retry-After on the JSON endpoint) and logs the refusal. "
+         "`GET /api/health` names the model and its classes.\n"),
         "## Run it locally\n",
         "```bash\npip install -r requirements.txt\npython app.py   # or: seefood space serve .\n```\n",
-        "## Monitoring\n",
-        "Every prediction is appended to `logs/predictions.sqlite` (or `$SEEFOOD_LOG`): time, top-5, "
-        "confidence, latency, image size and the sha256 of the upload"
-        + (" and the uploaded image itself (built with --log-images)." if log_images else
-           "; never the image.")
-        + " The Monitoring tab summarises it; `seefood monitor logs/predictions.sqlite --reference .` "
-        "writes the full report (table, PNG, JSON).\n",
+        "## Monitoring (the owner's)\n",
+        ("Off in the public app. Set the Space secret `SEEFOOD_MONITOR_TOKEN` (16+ random characters) to get an "
+         "owner's Monitoring tab and `GET /api/monitor` (header `Authorization: Bearer <token>`): traffic, "
+         "refusals, latency, low confidence and class drift (a drift verdict only from "
+         "max(100, 10 x classes) predictions on), from running totals (it never re-reads the log). "
+         "`seefood monitor logs/predictions.sqlite --reference .` writes the full report (table, PNG, JSON).\n"),
         f"## Examples\n\n{examples_note}\n",
     ]
     return "\n".join(out)

@@ -57,13 +57,17 @@ def check_space(path: Path) -> Path:
     return path
 
 
+NO_TOKEN = ("no Hugging Face token was found: create one with write access at "
+            "https://huggingface.co/settings/tokens, then `export HF_TOKEN=hf_...` or run `hf auth login`")
+
+
 def _explain(exc: Exception) -> str:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status in (401, 403):
         return (f"the Hub refused the token (HTTP {status}): run `hf auth login` or set HF_TOKEN to a token "
                 f"with write access")
     if type(exc).__name__ == "LocalTokenNotFoundError":
-        return "no Hugging Face token found: run `hf auth login` or set HF_TOKEN"
+        return NO_TOKEN
     if type(exc).__name__ == "OfflineModeIsEnabled":
         return "HF_HUB_OFFLINE is set: unset it to push"
     if status is None:
@@ -75,10 +79,14 @@ def push_space(config: PushConfig) -> str:
     """Create (or reuse) the Space repo and upload the folder; return its URL. HubError on any failure."""
     space = check_space(Path(config.space))
     try:
+        import huggingface_hub
         from huggingface_hub import HfApi
         from huggingface_hub.errors import HFValidationError, HTTPError
     except ImportError:
         raise BackendMissingError("huggingface_hub", "pip install 'seefood[space]'") from None
+    # without a token the Hub answers 401 as if a token were wrong: say what is actually missing
+    if not config.token and not huggingface_hub.get_token():
+        raise HubError(f"push to {config.repo} failed: {NO_TOKEN}")
     api = HfApi(token=config.token)
     try:
         url = api.create_repo(config.repo, repo_type="space", space_sdk="gradio", private=config.private,

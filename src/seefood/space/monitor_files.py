@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.table import Table
 
 from seefood.io import atomic_write_bytes, atomic_write_json
-from seefood.space.monitor import MonitorConfig, MonitorReport, monitor_log
+from seefood.space.monitor import MonitorConfig, MonitorReport, drift_text, monitor_log
 
 log = logging.getLogger(__name__)
 REPORT_JSON = "monitor.json"
@@ -45,12 +45,18 @@ def report_table(report: MonitorReport) -> Table:
     table.add_row("last request (UTC)", _when(w["last"]), "")
     table.add_row("requests (predicted)", str(report.requests), "")
     table.add_row("rejected uploads", str(report.rejected), "")
+    table.add_row("refused as busy (under load)", str(report.busy), "")
     for key in ("p50", "p90", "p99"):
         table.add_row(f"model latency {key}", _ms(report.latency_ms, key), _ms(report.reference_latency_ms, key))
     table.add_row("request latency p50", _ms(report.total_ms, "p50"), "")
     low = report.low_confidence
     table.add_row(f"low confidence (< {low['threshold']:.2f})", f"{int(low['count'])} ({low['rate']:.1%})", "")
-    psi = "–" if report.psi is None else f"{report.psi:.4f} ({report.drift})"
+    if report.psi is None:
+        psi = "–"
+    elif report.drift is None:
+        psi = f"{report.psi:.4f} (no verdict: {report.requests} < {report.drift_min_requests} predictions)"
+    else:
+        psi = f"{report.psi:.4f} ({report.drift})"
     table.add_row("drift PSI", psi, report.training_distribution)
     table.add_section()
     for c in report.classes:
@@ -69,8 +75,7 @@ def report_png(report: MonitorReport) -> bytes:
     ax_cls.bar([i - 0.2 for i in x], [c.training_share for c in report.classes], 0.4, label="training")
     ax_cls.bar([i + 0.2 for i in x], [c.predicted_share for c in report.classes], 0.4, label="predicted")
     ax_cls.set_xticks(list(x), names, rotation=60, ha="right", fontsize=7)
-    psi = "no data" if report.psi is None else f"PSI {report.psi:.3f} ({report.drift})"
-    ax_cls.set_title(f"class distribution: {psi}", fontsize=10)
+    ax_cls.set_title(f"class distribution: {drift_text(report)}", fontsize=9, wrap=True)
     ax_cls.set_ylabel("share")
     ax_cls.legend(fontsize=8)
     edges, counts = report.confidence_histogram["edges"], report.confidence_histogram["counts"]

@@ -1,8 +1,8 @@
 """Validate an uploaded file and decode it into one RGB photo, or say clearly why not (torch-free).
 
-The Space receives uploads as file paths so that this module, not the web framework, decides what
-is acceptable: empty, oversized, truncated, non-image and decompression-bomb files are refused
-with a message for the user; grayscale, CMYK, RGBA, palette, 16-bit, animated (first frame) and
+The Space receives uploads as file paths (the Gradio UI) or bytes (the JSON endpoint) so that this
+module, not the web framework, decides what is acceptable: empty, oversized, truncated, non-image and
+decompression-bomb files are refused with a message for the user; grayscale, CMYK, RGBA, palette, 16-bit, animated (first frame) and
 EXIF-rotated images are converted by `seefood.preprocessing.to_rgb`.
 """
 
@@ -26,7 +26,17 @@ _EXIF_ORIENTATION = 0x0112
 
 
 class UploadError(DataError):
-    """An upload cannot be classified; the message is shown to the person who uploaded it."""
+    """An upload cannot be classified; the message is shown to the person who uploaded it.
+
+    `nbytes` and `sha256` describe the refused upload for the log (never its bytes), where known;
+    `status` is the HTTP status the JSON endpoint answers with.
+    """
+
+    def __init__(self, message: str, nbytes: int | None = None, sha256: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.nbytes = nbytes
+        self.sha256 = sha256
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,11 @@ def _human(nbytes: int) -> str:
     return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1_000_000 else f"{nbytes / 1e3:.0f} kB"
 
 
+def _too_large(nbytes: int, limits: UploadLimits) -> str:
+    return (f"The file is {_human(nbytes)}; the limit is {_human(limits.max_bytes)}: "
+            f"please upload a smaller or more compressed photo.")
+
+
 def _read_bytes(path: Path, limits: UploadLimits) -> bytes:
     """The file's bytes, after the existence, emptiness and size checks."""
     try:
@@ -73,14 +88,12 @@ def _read_bytes(path: Path, limits: UploadLimits) -> bytes:
         raise UploadError("The upload did not arrive (file missing): please upload the photo again.") from None
     if not path.is_file():
         raise UploadError("That is not a file: please upload a photo (JPEG, PNG, WebP, GIF or BMP).")
-    if size == 0:
-        raise UploadError("The file is empty (0 bytes): please upload a photo.")
-    if size > limits.max_bytes:
-        raise UploadError(
-            f"The file is {_human(size)}; the limit is {_human(limits.max_bytes)}: "
-            f"please upload a smaller or more compressed photo."
-        )
-    return path.read_bytes()
+    if size > limits.max_bytes:  # refused from its size alone: never read (nor hashed)
+        raise UploadError(_too_large(size, limits), nbytes=size, status=413)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:  # deleted between the checks and the read
+        raise UploadError("The upload did not arrive (file missing): please upload the photo again.") from None
 
 
 def _open_checked(data: bytes, limits: UploadLimits) -> Image.Image:
@@ -118,8 +131,28 @@ def load_upload(path: str | os.PathLike[str] | None, limits: UploadLimits | None
     limits = limits or UploadLimits()
     if path is None or str(path) == "":
         raise UploadError("No image yet: upload a photo or pick an example.")
-    path = Path(path)
-    data = _read_bytes(path, limits)
+    return load_upload_bytes(_read_bytes(Path(path), limits), limits)
+
+
+def load_upload_bytes(data: bytes, limits: UploadLimits | None = None) -> LoadedImage:
+    """Check and decode the bytes of one upload (the JSON endpoint's request body, or a file's content).
+
+    Every UploadError raised here carries the upload's size and sha256 for the log.
+    """
+    limits = limits or UploadLimits()
+    if len(data) > limits.max_bytes:
+        raise UploadError(_too_large(len(data), limits), nbytes=len(data), status=413)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return _decode(data, digest, limits)
+    except UploadError as exc:
+        exc.nbytes, exc.sha256 = len(data), digest
+        raise
+
+
+def _decode(data: bytes, digest: str, limits: UploadLimits) -> LoadedImage:
+    if not data:
+        raise UploadError("The file is empty (0 bytes): please upload a photo.")
     image = _open_checked(data, limits)
     file_format = str(image.format)
     notes = []
@@ -147,6 +180,6 @@ def load_upload(path: str | os.PathLike[str] | None, limits: UploadLimits | None
     if source_mode != "RGB":
         notes.insert(0, f"{source_mode} -> RGB")
     return LoadedImage(
-        image=rgb, width=rgb.width, height=rgb.height, sha256=hashlib.sha256(data).hexdigest(),
+        image=rgb, width=rgb.width, height=rgb.height, sha256=digest,
         nbytes=len(data), format=file_format, note=", ".join(notes), data=data,
     )

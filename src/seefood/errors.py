@@ -15,8 +15,16 @@ class DataError(SeefoodError):
     """A dataset or image cannot be used (missing folder, corrupt file, class mismatch)."""
 
 
+class MissingInputError(DataError, ConfigError):
+    """A file or folder given as an argument does not exist: a bad argument (CLI exit 2)."""
+
+
 class ModelError(SeefoodError):
     """A model name, weights file or architecture is unknown or unusable."""
+
+
+class NoPretrainedWeightsError(ModelError, ConfigError):
+    """`--weights imagenet` for a model that has no pretrained source: a bad argument (CLI exit 2)."""
 
 
 class CheckpointError(SeefoodError):

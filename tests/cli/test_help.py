@@ -54,6 +54,8 @@ def test_the_defaults_rich_used_to_eat_are_shown() -> None:
     ["pick", "{gone}"],
     ["bench", "{gone}", "--data", "{tmp}", "--out", "{tmp}/r"],
     ["train", "--model", "resnet9000", "--data", "{tmp}"],
+    ["space", "build", "{gone}", "--out", "{tmp}/s"],
+    ["monitor", "{gone}"],
 ])
 def test_a_path_or_name_that_does_not_exist_is_a_bad_argument(args: list[str], tmp_path: Path) -> None:
     filled = [a.format(gone=tmp_path / "gone", tmp=tmp_path) for a in args]

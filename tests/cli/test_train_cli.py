@@ -78,7 +78,7 @@ def test_train_refuse_resume_and_evaluate(tmp_path: Path, sample_data: Path) -> 
 @pytest.mark.parametrize(("extra", "code", "message"), [
     (["--amp", "fp8"], 2, "--amp must be one of"),
     (["--model", "resnet"], 2, "unknown model 'resnet': use one of"),  # checked before the data is scanned
-    (["--weights", "imagenet"], 1, "tiny has no pretrained weights"),
+    (["--weights", "imagenet"], 2, "tiny has no pretrained weights"),
     (["--weights", "/no/such/file.pth"], 2, "--weights /no/such/file.pth does not exist"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path: Path, sample_data: Path, extra: list[str], code: int,

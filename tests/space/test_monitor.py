@@ -217,6 +217,6 @@ def test_monitor_cli_writes_table_png_and_json(tmp_path: Path, decision: Path) -
         assert png.format == "PNG" and png.width > 800
 
     missing = CliRunner().invoke(app, ["monitor", str(tmp_path / "nope.sqlite")])
-    assert missing.exit_code == 1 and "not found" in " ".join(missing.output.split())
+    assert missing.exit_code == 2 and "not found" in " ".join(missing.output.split())
     bad = CliRunner().invoke(app, ["monitor", str(tmp_path / "p.sqlite"), "--since", "soon"])
     assert bad.exit_code == 2 and "ISO 8601" in " ".join(bad.output.split())

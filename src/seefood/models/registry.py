@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from seefood.errors import ModelError
+from seefood.errors import ModelError, NoPretrainedWeightsError
 from seefood.preprocessing import Preprocessing
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class ModelSpec:
         import torchvision
 
         if self.weights_enum is None:
-            raise ModelError(f"{self.name} has no pretrained weights: use --weights none or --weights PATH")
+            raise NoPretrainedWeightsError(f"{self.name} has no pretrained weights: use --weights none or --weights PATH")
         enum_name, member = self.weights_enum.split(".")
         weights = getattr(getattr(torchvision.models, enum_name), member)
         try:

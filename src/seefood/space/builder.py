@@ -18,7 +18,7 @@ from typing import Any
 
 import seefood
 from seefood.data.sample import SAMPLE_MANIFEST
-from seefood.errors import ConfigError, DataError
+from seefood.errors import ConfigError, DataError, MissingInputError
 from seefood.io import atomic_dir, atomic_write_json, atomic_write_text, dir_size, sha256_file
 from seefood.runtimes import RUNTIMES, read_artifact_meta
 from seefood.space import bundle, card, examples
@@ -109,7 +109,7 @@ def read_decision(path: Path) -> tuple[dict[str, Any], Path]:
     try:
         decision = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataError(f"{path} not found: run `seefood pick REPORT` first, then pass REPORT/decision.json") from None
+        raise MissingInputError(f"{path} not found: run `seefood pick REPORT` first, then pass REPORT/decision.json") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path} is not readable JSON ({exc}): re-run `seefood pick`") from None
     missing = [k for k in REQUIRED_DECISION_KEYS if not isinstance(decision, dict) or k not in decision]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seefood.errors import DataError
+from seefood.errors import DataError, MissingInputError
 
 SCHEMA_VERSION = 2  # 2: the source column, 'busy' rows, sha256/nbytes of rejected uploads
 STATUSES = ("ok", "rejected", "busy")
@@ -155,7 +155,7 @@ def _columns(conn: sqlite3.Connection) -> set[str]:
 def open_log(path: Path) -> sqlite3.Connection:
     """Open an existing log (never creating one); callers only read."""
     if not path.is_file():
-        raise DataError(
+        raise MissingInputError(
             f"prediction log {path} not found: pass the predictions.sqlite the Space writes "
             f"(logs/predictions.sqlite in the Space folder, or $SEEFOOD_LOG)"
         )

@@ -39,7 +39,7 @@ class PruneConfig:
     distill: bool = True  # recovery fine-tuning also learns the unpruned model's soft predictions (seefood.train.distill)
     lr: float | None = None  # fine-tuning peak learning rate (None: the checkpoint's own training lr)
     batch_size: int | None = None  # fine-tuning / evaluation batch (None: the checkpoint's own)
-    threads: int | None = None  # torch intra-op CPU threads (None: torch's default)
+    threads: int | None = None  # torch intra-op CPU threads (None: seefood.threads' default, what the process may use)
     device: str = "auto"  # fine-tuning device: auto (CUDA when available), cpu, cuda; pruning runs on the CPU
     workers: int = 2  # DataLoader worker processes (0: load in the main process)
     latency_runs: int = 30  # timed b=1 CPU runs of each model, interleaved (0: skip the latency check)
@@ -76,6 +76,10 @@ class PruneConfig:
                             f"e.g. runs/NAME/best")
         if problems:
             raise ConfigError("; ".join(problems))
+
+    def evolve(self, **changes: Any) -> PruneConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (recorded in prune.json)."""

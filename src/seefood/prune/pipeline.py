@@ -32,6 +32,7 @@ from seefood.prune.recalibrate import recalibrate_batchnorm
 from seefood.prune.recipes import get_recipe
 from seefood.prune.report import PruneReport, Stage
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
+from seefood.torch_threads import torch_threads
 from seefood.train.config import TrainConfig, resolve_device
 from seefood.versions import library_versions
 from seefood.workers import loader_workers
@@ -158,13 +159,8 @@ def prune_checkpoint(config: PruneConfig, console: Console | None = None, show_p
     import_torch_pruning()  # fail before any work when the backend is missing
     get_recipe(read_architecture(config.checkpoint))
     out = prepare_out(config)
-    previous_threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
-        return _run(config, out, console, show_progress)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with torch_threads(config.threads) as threads:  # the one thread policy (seefood.threads)
+        return _run(config.evolve(threads=threads), out, console, show_progress)
 
 
 def read_architecture(checkpoint: Path) -> str:

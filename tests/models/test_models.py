@@ -30,7 +30,7 @@ def _head_params(model: nn.Module, spec: ModelSpec) -> dict[str, torch.Tensor]:
 def test_registry_lists_the_supported_models_and_explains_unknown_names() -> None:
     assert {"effnet_b2", "vit_b16", "tiny"} <= set(model_names())
     assert model_names() == sorted(model_names())
-    with pytest.raises(ModelError, match="unknown model 'resnet50': use one of effnet_b2, effnet_lite2, tiny, vit_b16, timm/NAME"):
+    with pytest.raises(ModelError, match="unknown model 'resnet50': use one of effnet_b2, effnet_lite2, tiny, vit_b16, vit_b16_paper, vit_ti16_paper, timm/NAME"):
         get_spec("resnet50")
     with pytest.raises(ValueError, match="registered twice"):
         register(get_spec("tiny"))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seefood.errors import ModelError
-from seefood.models import get_spec
+from seefood.models import get_spec, vit_paper
 from seefood.models.shape_plan import HeadAttention
 
 
@@ -143,6 +143,35 @@ def _encoder_blocks(model: nn.Module) -> list[Block]:
     return [Block(path, "encoder") for path, m in model.named_modules() if isinstance(m, EncoderBlock)]
 
 
+def _paper_vit_keep(architecture: str) -> Callable[[nn.Module], list[nn.Module]]:
+    # the patch projection's outputs are the embedding width D: keeping them keeps the residual stream intact
+    def keep(model: nn.Module) -> list[nn.Module]:
+        return [model.get_submodule("patch_embedding.projection"), *classifier_of(architecture)(model)]
+
+    return keep
+
+
+def _paper_vit_heads(model: nn.Module) -> dict[nn.Module, int]:
+    # seefood.models.vit_paper's attention reads its head count from q's width: nothing to sync after pruning
+    return {proj: m.num_heads for m in model.modules() if isinstance(m, vit_paper.MultiHeadSelfAttention)
+            for proj in (m.q, m.k, m.v)}
+
+
+def _paper_vit_unwrapped(model: nn.Module) -> list[tuple[nn.Parameter, int]]:
+    return [(model.get_parameter("class_token"), 2), (model.get_parameter("position_embedding"), 2)]
+
+
+def _paper_vit_blocks(model: nn.Module) -> list[Block]:
+    return [Block(path, "blocks") for path, m in model.named_modules() if isinstance(m, vit_paper.EncoderBlock)]
+
+
+def _paper_vit(architecture: str) -> PruneRecipe:
+    """Heads, MLP width and whole encoder blocks of seefood.models.vit_paper; the width D stays."""
+    return PruneRecipe(keep=_paper_vit_keep(architecture), heads=_paper_vit_heads, unwrapped=_paper_vit_unwrapped,
+                       first_guess=linear_guess, blocks=_paper_vit_blocks,
+                       notes=("attention heads", "MLP hidden width", "embedding width kept"))
+
+
 RECIPES: dict[str, PruneRecipe] = {
     "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"), blocks=_mbconv_blocks,
                              notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",)),
@@ -154,6 +183,8 @@ RECIPES: dict[str, PruneRecipe] = {
         first_guess=linear_guess, blocks=_encoder_blocks,
         notes=("attention heads", "MLP hidden width", "embedding width kept"),
     ),
+    "vit_b16_paper": _paper_vit("vit_b16_paper"),
+    "vit_ti16_paper": _paper_vit("vit_ti16_paper"),
 }
 
 

@@ -20,6 +20,7 @@ def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
 
 EFFNET_B2 = register(ModelSpec(
     name="effnet_b2",
+    prune_recipe="seefood.prune.recipes:torchvision_efficientnet",  # how `seefood prune` cuts it
     build=lambda image_size: efficientnet_b2(weights=None),  # any input size works
     preprocessing=Preprocessing(resize=288, crop=288, interpolation="bicubic"),
     replace_head=_replace_head,

@@ -31,6 +31,9 @@ class ModelSpec:
     # loads ImageNet weights by another route than a torchvision enum (a pip-packaged file, timm's hub);
     # it raises ModelError naming the offline alternatives when it cannot
     imagenet: Callable[[], dict[str, Any]] | None = None
+    # how `seefood prune` cuts it: "module:attr" of a factory (architecture name -> seefood.prune.recipes.PruneRecipe),
+    # resolved only when pruning (models/ never imports prune/); None: the model cannot be pruned, said clearly
+    prune_recipe: str | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

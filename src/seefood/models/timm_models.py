@@ -110,10 +110,13 @@ def timm_spec(
     def build(image_size: int) -> nn.Module:
         return timm.create_model(timm_name, pretrained=False)  # type: ignore[no-any-return]
 
+    resolved_family = family or timm_family(timm_name)
     return ModelSpec(
         name=name, build=build, preprocessing=preprocessing_from_timm(cfg), replace_head=_replace_head,
-        head_prefixes=head_prefixes_of(cfg), description=description, family=family or timm_family(timm_name),
+        head_prefixes=head_prefixes_of(cfg), description=description, family=resolved_family,
         imagenet=imagenet or (lambda: download_timm_weights(timm_name)),
+        # timm CNNs share one recipe (their residual blocks and conv channels); timm transformers have none yet
+        prune_recipe="seefood.prune.recipes:timm_cnn" if resolved_family == "cnn" else None,
     )
 
 

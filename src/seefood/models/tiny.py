@@ -40,6 +40,7 @@ def _replace_head(model: nn.Module, num_classes: int) -> nn.Module:
 
 TINY = register(ModelSpec(
     name="tiny",
+    prune_recipe="seefood.prune.recipes:plain_cnn",  # how `seefood prune` cuts it
     build=lambda image_size: TinyNet(),
     preprocessing=Preprocessing(resize=72, crop=64, interpolation="bilinear"),
     replace_head=_replace_head,

@@ -36,6 +36,7 @@ def _adapt_state(state: dict[str, Any], image_size: int) -> dict[str, Any]:
 
 VIT_B16 = register(ModelSpec(
     name="vit_b16",
+    prune_recipe="seefood.prune.recipes:torchvision_vit",  # how `seefood prune` cuts it
     build=_build,
     preprocessing=Preprocessing(resize=256, crop=224, interpolation="bilinear"),
     replace_head=_replace_head,

@@ -303,6 +303,7 @@ def _spec(name: str, config: ViTConfig, description: str, weights_enum: str | No
         description=description,
         adapt_state=partial(adapt_state, config),
         family="transformer",
+        prune_recipe="seefood.prune.recipes:paper_vit",
     )
 
 

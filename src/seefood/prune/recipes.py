@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from seefood.errors import ModelError
-from seefood.models import get_spec, vit_paper
+from seefood.models import get_spec, model_names, vit_paper
 from seefood.models.shape_plan import HeadAttention
 
 
@@ -172,35 +172,52 @@ def _paper_vit(architecture: str) -> PruneRecipe:
                        notes=("attention heads", "MLP hidden width", "embedding width kept"))
 
 
-RECIPES: dict[str, PruneRecipe] = {
-    "effnet_b2": PruneRecipe(keep=classifier_of("effnet_b2"), blocks=_mbconv_blocks,
-                             notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",)),
-    "effnet_lite2": PruneRecipe(keep=classifier_of("effnet_lite2"), blocks=_timm_residual_blocks,
-                                notes=("conv channels (expansion, depthwise, projection)",)),
-    "tiny": PruneRecipe(keep=classifier_of("tiny"), notes=("conv channels",)),
-    "vit_b16": PruneRecipe(
+def torchvision_efficientnet(architecture: str) -> PruneRecipe:
+    """torchvision's EfficientNet: MBConv channels (squeeze-excitation included) and whole MBConv blocks."""
+    return PruneRecipe(keep=classifier_of(architecture), blocks=_mbconv_blocks,
+                       notes=("conv channels (expansion, depthwise, squeeze-excitation, projection)",))
+
+
+def timm_cnn(architecture: str) -> PruneRecipe:
+    """timm CNNs (EfficientNet-Lite2 included): conv channels and whole residual blocks."""
+    notes = "conv channels (expansion, depthwise, projection)" if architecture == "effnet_lite2" else "conv channels (timm CNN)"
+    return PruneRecipe(keep=classifier_of(architecture), blocks=_timm_residual_blocks, notes=(notes,))
+
+
+def plain_cnn(architecture: str) -> PruneRecipe:
+    """A plain conv stack (the test model): conv channels only."""
+    return PruneRecipe(keep=classifier_of(architecture), notes=("conv channels",))
+
+
+def torchvision_vit(architecture: str) -> PruneRecipe:
+    """torchvision's ViT: attention heads (its fused attention converted first), MLP width, whole encoder layers."""
+    return PruneRecipe(
         keep=_vit_keep, prepare=convert_attention, heads=attention_heads, unwrapped=_vit_unwrapped,
         first_guess=linear_guess, blocks=_encoder_blocks,
         notes=("attention heads", "MLP hidden width", "embedding width kept"),
-    ),
-    "vit_b16_paper": _paper_vit("vit_b16_paper"),
-    "vit_ti16_paper": _paper_vit("vit_ti16_paper"),
-}
+    )
+
+
+paper_vit = _paper_vit
+
+
+def prunable() -> list[str]:
+    """The registered models that have a pruning recipe (timm CNNs, timm/NAME, have one too)."""
+    return sorted(name for name in model_names() if get_spec(name).prune_recipe)
 
 
 def get_recipe(architecture: str) -> PruneRecipe:
-    """The recipe of an architecture (timm CNNs share one by family); the error names those that can be pruned."""
-    if architecture in RECIPES:
-        return RECIPES[architecture]
-    from seefood.models.timm_models import PREFIX
+    """The recipe the model's registry record names (ModelSpec.prune_recipe); the error names the prunable ones."""
+    from seefood.formats import resolve
 
-    if architecture.startswith(PREFIX) and get_spec(architecture).family == "cnn":
-        return PruneRecipe(keep=classifier_of(architecture), blocks=_timm_residual_blocks,
-                           notes=("conv channels (timm CNN)",))
-    raise ModelError(
-        f"no pruning recipe for {architecture!r} (family {get_spec(architecture).family}): prune one of "
-        f"{', '.join(sorted(RECIPES))} or a timm CNN (timm/NAME)"
-    )
+    spec = get_spec(architecture)
+    if spec.prune_recipe is None:
+        raise ModelError(
+            f"no pruning recipe for {architecture!r} (family {spec.family}): prune one of "
+            f"{', '.join(prunable())} or a timm CNN (timm/NAME)"
+        )
+    factory: Callable[[str], PruneRecipe] = resolve(spec.prune_recipe)
+    return factory(architecture)
 
 
 def sync_head_counts(model: nn.Module, num_heads: dict[nn.Module, int]) -> None:

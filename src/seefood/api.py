@@ -92,6 +92,10 @@ def export(checkpoint: str | Path, out: str | Path, **options: Any) -> ExportRep
 
     if isinstance(options.get("formats"), str):
         options["formats"] = tuple(f.strip() for f in options["formats"].split(",") if f.strip())
+    if isinstance(options.get("prune"), (int, float)):  # prune=0.3: the ratio, the other settings at their defaults
+        from seefood.export import PruneOptions
+
+        options["prune"] = PruneOptions(ratio=float(options["prune"]))
     config = _config(ExportConfig, "export()", checkpoint=Path(checkpoint), out=Path(out), **options)
     if config.prune is not None:
         from seefood.prune import prune_then_export

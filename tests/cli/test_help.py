@@ -62,3 +62,11 @@ def test_a_path_or_name_that_does_not_exist_is_a_bad_argument(args: list[str], t
     result = runner.invoke(app, filled)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_prune_settings_without_prune_are_a_bad_argument(tmp_path: Path) -> None:
+    (tmp_path / "ckpt").mkdir()
+    result = runner.invoke(app, ["export", str(tmp_path / "ckpt"), "--out", str(tmp_path / "x"), "--drop-blocks", "2",
+                                 "--finetune-epochs", "1"])
+    assert result.exit_code == 2, result.output
+    assert "--finetune-epochs, --drop-blocks are part of --prune" in " ".join(result.output.split())

@@ -82,7 +82,8 @@ def test_export_with_prune_exports_the_pruned_checkpoint(
     pruned_dir = tmp_path / "export-prune"
     export_json = json.loads((out / "export.json").read_text())
     assert export_json["checkpoint"] == str((pruned_dir / "checkpoint").resolve())  # bench's fp32 reference
-    assert export_json["config"]["prune"] == 0.3
+    assert export_json["config"]["prune"] == {"ratio": 0.3, "data": str(sample_data), "finetune_epochs": 0,
+                                              "drop_blocks": 0}
     artifact = read_artifact_meta(out / "onnx-fp32")
     assert artifact.sparsity > 0.2 and artifact.shape_plan
     assert artifact.metrics["accuracy_rule"] == PASSED  # what `seefood pick` reads

@@ -10,7 +10,7 @@ from torch import nn
 
 from seefood.checkpoint import load_checkpoint, save_checkpoint
 from seefood.errors import ConfigError
-from seefood.export.config import ExportConfig
+from seefood.export.config import ExportConfig, PruneOptions
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.models.shape_plan import apply_shape_plan
@@ -182,9 +182,9 @@ def test_prune_config_checks_ratio_and_blocks(tmp_path: Path, changes: dict, mes
 
 
 def test_export_drop_blocks_belongs_to_prune(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="part of --prune"):
-        ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", drop_blocks=3)
-    config = ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=0.0, drop_blocks=3)
+    with pytest.raises(ConfigError, match="0 only with --drop-blocks"):
+        ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=PruneOptions(ratio=0.0))
+    config = ExportConfig(checkpoint=tmp_path, out=tmp_path / "out", prune=PruneOptions(ratio=0.0, drop_blocks=3))
     assert prune_config_for(config).drop_blocks == 3 and prune_config_for(config).ratio == 0.0
 
 

@@ -11,11 +11,12 @@ import typer
 
 from seefood.cli.common import cli_errors, existing, make_console, setup_logging
 from seefood.errors import ConfigError
-from seefood.export.config import ExportConfig
+from seefood.export.config import ExportConfig, PruneOptions
 from seefood.formats import export_formats, int8_formats
 
 # the defaults of ExportConfig's fields (the config itself needs a checkpoint to be built)
 _C = SimpleNamespace(**{f.name: f.default for f in fields(ExportConfig)})
+_P = SimpleNamespace(**{f.name: f.default for f in fields(PruneOptions)})  # --prune's own settings
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -67,12 +68,12 @@ def export(
     latency_runs: Annotated[int, typer.Option(help="Quick b=1 latency runs per artifact (0: skip).")] = _C.latency_runs,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing EXPORT_DIR.")] = _C.force,
     prune: Annotated[float | None, typer.Option(
-        help="Prune this fraction of the parameters and fine-tune first (run kept in EXPORT_DIR-prune/).")] = _C.prune,
+        help="Prune this fraction of the parameters and fine-tune first (run kept in EXPORT_DIR-prune/).")] = None,
     data: Annotated[str | None, typer.Option(
-        help="--prune: data to fine-tune on, ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
-    finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = _C.finetune_epochs,
+        help="--prune: data to fine-tune on, ImageFolder path or 'sample' (default: the checkpoint's).")] = _P.data,
+    finetune_epochs: Annotated[int, typer.Option(help="--prune: recovery fine-tuning epochs.")] = _P.finetune_epochs,
     drop_blocks: Annotated[int, typer.Option(
-        help="--prune: first remove this many whole residual blocks (see `seefood prune --help`).")] = _C.drop_blocks,
+        help="--prune: first remove this many whole residual blocks (see `seefood prune --help`).")] = _P.drop_blocks,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Export a checkpoint to deployment formats and check every artifact against PyTorch on real photos.
@@ -97,7 +98,7 @@ def export(
         min_parity_images=min_parity_images, batch=batch, device=device, min_agreement=min_agreement,
         min_agreement_int8=min_agreement_int8, max_drop=max_drop, min_confident_agreement=min_confident_agreement,
         confident_prob=confident_prob, threads=threads, latency_runs=latency_runs,
-        force=force, prune=prune, prune_data=data, finetune_epochs=finetune_epochs, drop_blocks=drop_blocks,
+        force=force, prune=_prune_options(prune, data, finetune_epochs, drop_blocks),
     )
     if config.prune is not None:
         from seefood.prune import prune_then_export
@@ -121,3 +122,15 @@ def register(app: typer.Typer) -> None:
 def main() -> None:
     """Entry point of the `seefood-export` console script."""
     typer.run(export)
+
+
+def _prune_options(ratio: float | None, data: str | None, finetune_epochs: int, drop_blocks: int) -> PruneOptions | None:
+    """--prune and its settings as one record; the settings without --prune are a bad argument."""
+    if ratio is not None:
+        return PruneOptions(ratio=ratio, data=data, finetune_epochs=finetune_epochs, drop_blocks=drop_blocks)
+    given = [name for name, value, default in (("--data", data, _P.data), ("--finetune-epochs", finetune_epochs,
+             _P.finetune_epochs), ("--drop-blocks", drop_blocks, _P.drop_blocks)) if value != default]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} part of --prune: pass --prune "
+                          f"RATIO too (0 for blocks only)")
+    return None

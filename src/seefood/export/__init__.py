@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from seefood.export.config import ExportConfig
+    from seefood.export.config import ExportConfig, PruneOptions
     from seefood.export.formats import EXPORTERS, Exporter, ExportSpec
     from seefood.export.metadata import read_embedded_metadata
     from seefood.export.pipeline import run_export
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "ExportConfig": "seefood.export.config",
+    "PruneOptions": "seefood.export.config",
     "EXPORTERS": "seefood.export.formats",
     "Exporter": "seefood.export.formats",
     "ExportSpec": "seefood.export.formats",
@@ -26,8 +27,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "EXPORTERS", "ArtifactRow", "ExportConfig", "ExportReport", "ExportSpec", "Exporter", "read_embedded_metadata",
-    "run_export",
+    "EXPORTERS", "ArtifactRow", "ExportConfig", "ExportReport", "ExportSpec", "Exporter", "PruneOptions",
+    "read_embedded_metadata", "run_export",
 ]
 
 

@@ -16,6 +16,29 @@ DEVICE_CHOICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
+class PruneOptions:
+    """What `seefood export --prune` asks of seefood.prune before exporting (the rest of seefood prune's settings
+    keep their defaults; export's threads, seed, --max-drop and --force are shared)."""
+
+    ratio: float  # --prune: fraction of the parameters channel pruning removes (0 with drop_blocks: blocks only)
+    data: str | None = None  # --data: what it fine-tunes and measures on (None: the checkpoint's data)
+    finetune_epochs: int = 3  # --finetune-epochs: recovery fine-tuning epochs
+    drop_blocks: int = 0  # --drop-blocks: whole residual blocks removed before the channels
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings (empty: nothing)."""
+        problems = []
+        if not (0 <= self.ratio < 1 and (self.ratio > 0 or self.drop_blocks > 0)):
+            problems.append(f"--prune is the fraction of parameters to remove, between 0 and 1 (0 only with "
+                            f"--drop-blocks), got {self.ratio}")
+        if self.drop_blocks < 0:
+            problems.append(f"--drop-blocks must be >= 0, got {self.drop_blocks}")
+        if self.finetune_epochs < 0:
+            problems.append(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
+        return problems
+
+
+@dataclass(frozen=True)
 class ExportConfig:
     """What to export, where, and how strictly to check it."""
 
@@ -49,12 +72,9 @@ class ExportConfig:
     latency_runs: int = 20  # quick b=1 latency: timed runs per artifact after warm-up (0: skip)
     force: bool = False  # replace an existing EXPORT_DIR
     seed: int = 0  # parity and calibration sampling
-    # --prune RATIO: seefood.prune.export prunes (this fraction of the parameters) and fine-tunes the checkpoint
-    # first, then exports the result; run_export itself never prunes, it records the value in export.json
-    prune: float | None = None
-    prune_data: str | None = None  # --data: what --prune fine-tunes and measures on (None: the checkpoint's data)
-    finetune_epochs: int = 3  # --finetune-epochs: recovery fine-tuning epochs of --prune
-    drop_blocks: int = 0  # --drop-blocks: whole residual blocks --prune removes before its channels
+    # --prune RATIO: seefood.prune.export prunes and fine-tunes the checkpoint first, then exports the result;
+    # run_export itself never prunes, it records the settings in export.json
+    prune: PruneOptions | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -88,14 +108,9 @@ class ExportConfig:
             problems.append(f"--threads must be >= 1, got {self.threads}; leave it out to use every core it may use")
         if self.opset < 18:
             problems.append(f"--opset must be >= 18 (opset 17 gets silently upgraded), got {self.opset}")
-        if self.prune is not None and not (0 <= self.prune < 1 and (self.prune > 0 or self.drop_blocks > 0)):
-            problems.append(f"--prune is the fraction of parameters to remove, between 0 and 1 (0 only with "
-                            f"--drop-blocks), got {self.prune}")
-        if self.drop_blocks < 0 or (self.drop_blocks and self.prune is None):
-            problems.append(f"--drop-blocks {self.drop_blocks} is part of --prune: pass --prune RATIO too (0 for "
-                            f"blocks only), with a count >= 0")
-        if self.finetune_epochs < 0:
-            problems.append(f"--finetune-epochs must be >= 0, got {self.finetune_epochs}")
+        if self.prune is not None:
+            problems += (self.prune.problems() if isinstance(self.prune, PruneOptions) else
+                         [f"prune must be a PruneOptions(ratio=...), got {self.prune!r}"])
         if self.latency_runs < 0:
             problems.append(f"latency_runs must be >= 0, got {self.latency_runs}")
         if not Path(self.checkpoint).is_dir():

@@ -30,11 +30,12 @@ def prune_dir(export_out: Path) -> Path:
 
 def prune_config_for(config: ExportConfig) -> PruneConfig:
     """The PruneConfig an export with --prune runs: its ratio, data and epochs; export's threads and --force."""
-    if config.prune is None:
+    options = config.prune
+    if options is None:
         raise ConfigError("prune_config_for needs an ExportConfig with --prune RATIO")
     return PruneConfig(
-        checkpoint=config.checkpoint, ratio=config.prune, out=prune_dir(config.out), data=config.prune_data,
-        finetune_epochs=config.finetune_epochs, drop_blocks=config.drop_blocks, max_drop=config.max_drop,
+        checkpoint=config.checkpoint, ratio=options.ratio, out=prune_dir(config.out), data=options.data,
+        finetune_epochs=options.finetune_epochs, drop_blocks=options.drop_blocks, max_drop=config.max_drop,
         threads=config.threads, seed=config.seed, force=config.force,
     )
 

@@ -34,13 +34,3 @@ def test_a_model_without_batchnorm_is_left_alone() -> None:
     net = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU())
     assert recalibrate_batchnorm(net, [torch.randn(2, 3, 4, 4)]) == 0
 
-
-def test_narrow_layers_are_kept_whole_when_rounding_would_cut_far_more_than_asked() -> None:
-    from seefood.prune.structured import too_narrow
-
-    net = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3, groups=16), nn.Conv2d(16, 256, 1),
-                        nn.Linear(256, 24))
-    narrow = too_narrow(net, channel_ratio=0.05, round_to=8)  # a cut of 8 channels is > 10 % below 80 channels
-    assert narrow == [net[0], net[3]]  # not the depthwise conv (follows its input) nor the wide 256-channel one
-    assert too_narrow(net, channel_ratio=0.5, round_to=8) == []  # 8 of 16 is what a 50 % ratio asks anyway
-    assert too_narrow(net, channel_ratio=0.05, round_to=1) == []

@@ -18,7 +18,7 @@ from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.models.shape_plan import HeadAttention
 from seefood.prune.recipes import get_recipe, to_head_attention
-from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
+from seefood.prune.structured import PruneOutcome, count_parameters, prune_model, too_narrow
 
 from .conftest import export_and_compare
 
@@ -162,3 +162,12 @@ def test_vit_b16_loses_heads_and_mlp_width_but_keeps_its_embedding(
     for fmt in ("onnx", "openvino"):
         result = export_and_compare(model, meta, fmt, tmp_path / fmt, x)
         assert result.passed and result.max_abs_diff < 1e-3, (fmt, result)
+
+
+def test_narrow_layers_are_kept_whole_when_rounding_would_cut_far_more_than_asked() -> None:
+    net = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3, groups=16), nn.Conv2d(16, 256, 1),
+                        nn.Linear(256, 24))
+    narrow = too_narrow(net, channel_ratio=0.05, round_to=8)  # a cut of 8 channels is > 10 % below 80 channels
+    assert narrow == [net[0], net[3]]  # not the depthwise conv (follows its input) nor the wide 256-channel one
+    assert too_narrow(net, channel_ratio=0.5, round_to=8) == []  # 8 of 16 is what a 50 % ratio asks anyway
+    assert too_narrow(net, channel_ratio=0.05, round_to=1) == []

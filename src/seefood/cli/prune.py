@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
 
 from seefood.cli.common import cli_errors, console, existing, make_console, setup_logging
-from seefood.prune.config import field_defaults
+from seefood.prune.config import PruneConfig
 
-_P = field_defaults()
+_P = SimpleNamespace(**{f.name: f.default for f in fields(PruneConfig)})  # the defaults come from the config
 
 
 @cli_errors
@@ -21,31 +23,31 @@ def prune(
              "0: blocks only).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="DIR: pruned/, finetune/, checkpoint/ (the result), prune.json.")],
     data: Annotated[str | None, typer.Option(
-        help="Data to fine-tune and measure on: an ImageFolder path or 'sample' (default: the checkpoint's).")] = None,
+        help="Data to fine-tune and measure on: an ImageFolder path or 'sample' (default: the checkpoint's).")] = _P.data,
     drop_blocks: Annotated[int, typer.Option(
         help="First remove this many whole residual blocks (fewer layers: what b=1 CPU latency needs), one per "
-             "stage in turn, the least influential on training images.")] = 0,
-    finetune_epochs: Annotated[int, typer.Option(help="Recovery fine-tuning epochs (0: keep it as pruned).")] = 3,
+             "stage in turn, the least influential on training images.")] = _P.drop_blocks,
+    finetune_epochs: Annotated[int, typer.Option(help="Recovery fine-tuning epochs (0: keep it as pruned).")] = _P.finetune_epochs,
     baseline: Annotated[bool, typer.Option(
         "--baseline", help="Also fine-tune the unpruned model with the same recipe and epochs (same-budget "
-                           "comparison, DIR/baseline/); the result must stay within --max-drop of it too.")] = False,
+                           "comparison, DIR/baseline/); the result must stay within --max-drop of it too.")] = _P.baseline,
     recalibrate_images: Annotated[int, typer.Option(
         help="Re-estimate BatchNorm statistics on this many training images right after pruning (0: off).")
-    ] = _P["recalibrate_images"],
+    ] = _P.recalibrate_images,
     distill: Annotated[bool, typer.Option(
         "--distill/--no-distill", help="Recovery learns from the unpruned model's predictions too (distillation).")
-    ] = _P["distill"],
-    importance: Annotated[str, typer.Option(help="Which channels go: taylor (gradients) or l2 (magnitude).")] = "taylor",
+    ] = _P.distill,
+    importance: Annotated[str, typer.Option(help="Which channels go: taylor (gradients) or l2 (magnitude).")] = _P.importance,
     max_drop: Annotated[float, typer.Option(
-        help="Top-1 points the result may lose; more marks it failed (pick skips it).")] = 1.0,
-    lr: Annotated[float | None, typer.Option(help="Fine-tuning learning rate (default: the checkpoint's).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size (default: the checkpoint's).")] = None,
-    device: Annotated[str, typer.Option(help="Fine-tuning device: auto, cpu or cuda.")] = "auto",
-    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 2,
+        help="Top-1 points the result may lose; more marks it failed (pick skips it).")] = _P.max_drop,
+    lr: Annotated[float | None, typer.Option(help="Fine-tuning learning rate (default: the checkpoint's).")] = _P.lr,
+    batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size (default: the checkpoint's).")] = _P.batch_size,
+    device: Annotated[str, typer.Option(help="Fine-tuning device: auto, cpu or cuda.")] = _P.device,
+    workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = _P.workers,
     threads: Annotated[int | None, typer.Option(
-        help="Torch CPU threads.", show_default="every core this process may use")] = None,
-    latency_runs: Annotated[int, typer.Option(help="Timed b=1 CPU runs per model (0: skip).")] = 30,
-    force: Annotated[bool, typer.Option("--force", help="Replace an earlier prune run in DIR.")] = False,
+        help="Torch CPU threads.", show_default="every core this process may use")] = _P.threads,
+    latency_runs: Annotated[int, typer.Option(help="Timed b=1 CPU runs per model (0: skip).")] = _P.latency_runs,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier prune run in DIR.")] = _P.force,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Remove channels / attention heads (and whole blocks), fine-tune to recover, and report.

@@ -85,7 +85,3 @@ class PruneConfig:
         """JSON-ready form (recorded in prune.json)."""
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
-
-def field_defaults() -> dict[str, Any]:
-    """Each optional PruneConfig field's default (the CLI states its defaults from these)."""
-    return {f.name: f.default for f in dataclasses.fields(PruneConfig) if f.default is not dataclasses.MISSING}

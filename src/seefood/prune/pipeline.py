@@ -32,6 +32,7 @@ from seefood.prune.recalibrate import recalibrate_batchnorm
 from seefood.prune.recipes import get_recipe
 from seefood.prune.report import PruneReport, Stage
 from seefood.prune.structured import PruneOutcome, count_parameters, prune_model
+from seefood.threads import resolve_threads
 from seefood.torch_threads import torch_threads
 from seefood.train.config import TrainConfig, resolve_device
 from seefood.versions import library_versions
@@ -106,31 +107,29 @@ def _eval_data(config: PruneConfig, meta: ModelMeta, base: TrainConfig, data: st
     return EvalData(split, tuple(samples), meta.preprocessing, meta.num_classes, batch, config.workers), splits
 
 
-def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...]) -> list[Any]:
-    """A seeded sample of training images (eval preprocessing): taylor importance and block influence."""
+def _training_sample(config: PruneConfig, data: EvalData, train: tuple[Any, ...], count: int,
+                     seed: int) -> torch.utils.data.DataLoader[Any]:
+    """`count` seeded training images with the eval preprocessing, in CPU-sized batches (pruning runs on the CPU)."""
     from seefood.data import ImageDataset, eval_transform
 
+    picks = np.random.default_rng(seed).permutation(len(train))[:count]
+    dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
+    return torch.utils.data.DataLoader(dataset, batch_size=cpu_batch(data.batch_size),
+                                       num_workers=loader_workers(config.workers))
+
+
+def _gradient_batches(config: PruneConfig, data: EvalData, train: tuple[Any, ...]) -> list[Any]:
+    """The batches taylor importance and block influence are computed on."""
     if not get_criterion(config.importance).needs_gradients and not config.drop_blocks:
         return []
-    rng = np.random.default_rng(config.seed)
-    batch = cpu_batch(data.batch_size)  # pruning (and so the importance pass) runs on the CPU
-    picks = rng.permutation(len(train))[: config.grad_batches * batch]
-    dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, num_workers=loader_workers(config.workers))
-    return list(loader)
+    return list(_training_sample(config, data, train, config.grad_batches * cpu_batch(data.batch_size), config.seed))
 
 
 def _recalibrate(config: PruneConfig, model: nn.Module, data: EvalData, train: tuple[Any, ...]) -> int:
-    """Fresh BatchNorm statistics for the pruned model from a seeded sample of training images (eval transform)."""
-    from seefood.data import ImageDataset, eval_transform
-
+    """Fresh BatchNorm statistics for the pruned model from a seeded sample of training images."""
     if not config.recalibrate_images:
         return 0
-    rng = np.random.default_rng(config.seed + 1)
-    picks = rng.permutation(len(train))[: config.recalibrate_images]
-    dataset = ImageDataset([train[i] for i in picks], eval_transform(data.preprocessing))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cpu_batch(data.batch_size),
-                                         num_workers=loader_workers(config.workers))
+    loader = _training_sample(config, data, train, config.recalibrate_images, config.seed + 1)
     seen = recalibrate_batchnorm(model, (images for images, _ in loader))
     log.info("re-estimated BatchNorm statistics of the pruned model on %d training images", seen)
     return seen
@@ -250,7 +249,7 @@ def _run(config: PruneConfig, out: Path, console: Console | None, show_progress:
         finetuned=Stage(count_parameters(final_model), outcome.macs_after, (out / RESULT / WEIGHTS).stat().st_size,
                         after.top1, after.top5, latency[1]),
         baseline=baseline, finetune_epochs=config.finetune_epochs, max_drop=config.max_drop,
-        threads=config.threads or torch.get_num_threads(), finetune=finetune, trials=outcome.trials,
+        threads=resolve_threads(config.threads), finetune=finetune, trials=outcome.trials,
         recalibrated_images=recalibrated,
     )
     write_report(out, report, config.to_dict())

@@ -68,7 +68,7 @@ def end_modules(model: nn.Module) -> list[str]:
     return [names[i] for names, i in ((convs, 0), (linears, -1)) if names]
 
 
-def _outside(modules: list[str]) -> Callable[[Any], bool]:
+def outside_modules(modules: list[str]) -> Callable[[Any], bool]:
     """A quantiser node filter: True for nodes that do not come from any of `modules` (or their children)."""
 
     def keep(node: Any) -> bool:
@@ -94,7 +94,7 @@ def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module
     else:
         quantizer.set_global(config)
     if settings.keep_ends_float:
-        quantizer.set_filter_function(_outside(end_modules(model)))
+        quantizer.set_filter_function(outside_modules(end_modules(model)))
     return quantizer
 
 

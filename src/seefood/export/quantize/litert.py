@@ -30,7 +30,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
-from seefood.export.quantize.executorch import _outside, end_modules
+from seefood.export.quantize.executorch import end_modules, outside_modules
 from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
@@ -79,7 +79,7 @@ def build_quantizer(model: nn.Module, settings: LiteRTInt8Settings) -> tuple[Any
     quant_config = QuantConfig(pt2e_quantizer=PT2EQuantizer().set_global(config))
     if not (settings.weights_only or settings.keep_ends_float):
         return quant_config.pt2e_quantizer, quant_config
-    outside_ends = _outside(end_modules(model)) if settings.keep_ends_float else None
+    outside_ends = outside_modules(end_modules(model)) if settings.keep_ends_float else None
 
     def keep(node: Any) -> bool:
         if settings.weights_only and _op_name(node) in NON_WEIGHT_PATTERNS:

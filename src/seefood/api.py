@@ -110,7 +110,8 @@ def bench(export_dirs: str | Path | Sequence[str | Path], data: str | Path, out:
 
     data: labelled photos, a dataset folder (its test/) or a <class>/<photo> folder (all of it).
     options: BenchConfig fields, e.g. devices=("cpu",), batch_sizes=(1, 8), threads=2, min_time_s=2.0,
-    force=True, progress=False. Returns every row of the report folder `out` (BenchRun.rows: BenchResult).
+    force=True, progress=False, eager_variants=("bf16", "compile") (the reference checkpoint again as those
+    rows). Returns every row of the report folder `out` (BenchRun.rows: BenchResult).
     """
     from seefood.bench import BenchConfig, run_bench
 

@@ -71,7 +71,7 @@ def _typer_commands() -> list[tuple[str, Callable[..., Any], Any, dict[str, str]
         ("export", export, ExportConfig, {"int8_recipe": "int8_recipes"}, {}),
         ("export-prune", export, PruneOptions, {}, {}),  # --data, --finetune-epochs, --drop-blocks of --prune
         ("bench", bench, BenchConfig, {"device": "devices", "batch_size": "batch_sizes", "min_time": "min_time_s"},
-         {"devices": ",".join, "batch_sizes": lambda v: ",".join(map(str, v))}),
+         {"devices": ",".join, "batch_sizes": lambda v: ",".join(map(str, v)), "eager_variants": ",".join}),
         ("prune", prune, PruneConfig, {}, {}),
         ("train", train_command, TrainConfig, {}, {}),
     ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from seefood.bench.devices import DEVICES
 from seefood.errors import ConfigError
+from seefood.runtimes.variants import get_variant
 from seefood.threads import default_threads
 
 
@@ -27,6 +28,8 @@ class BenchConfig:
     force: bool = False  # re-measure rows already in results.jsonl
     limit: int | None = None  # evaluate on at most this many images (spread over the classes)
     include_reference: bool = True  # also bench the fp32 PyTorch checkpoint named by export.json
+    # ... and that checkpoint as these eager variants (seefood.runtimes.variants: bf16, compile), a row each
+    eager_variants: tuple[str, ...] = ()
     progress: bool = True  # rich progress bars on stderr
 
     def __post_init__(self) -> None:
@@ -35,6 +38,8 @@ class BenchConfig:
         object.__setattr__(self, "out", Path(self.out))
         object.__setattr__(self, "devices", tuple(dict.fromkeys(d.strip().lower() for d in self.devices)))
         object.__setattr__(self, "batch_sizes", tuple(sorted({int(b) for b in self.batch_sizes})))
+        variants = self.eager_variants.split(",") if isinstance(self.eager_variants, str) else self.eager_variants
+        object.__setattr__(self, "eager_variants", tuple(dict.fromkeys(v.strip() for v in variants if v.strip())))
         if not self.export_dirs:
             raise ConfigError("give at least one export folder to bench (e.g. runs/export)")
         unknown = [d for d in self.devices if d not in DEVICES]
@@ -50,6 +55,10 @@ class BenchConfig:
             raise ConfigError(f"--min-time must be >= 0 seconds, got {self.min_time_s}")
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be >= 0, got {self.warmup}")
+        for name in self.eager_variants:
+            get_variant(name)  # an unknown name: ConfigError listing the known ones
+        if self.eager_variants and not self.include_reference:
+            raise ConfigError("eager variants run the reference checkpoint: keep include_reference to bench them")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"--limit must be >= 1 image, got {self.limit}")
 
@@ -60,4 +69,5 @@ class BenchConfig:
             "devices": list(self.devices), "batch_sizes": list(self.batch_sizes), "threads": self.threads,
             "min_runs": self.min_runs, "min_time_s": self.min_time_s, "warmup": self.warmup,
             "force": self.force, "limit": self.limit, "include_reference": self.include_reference,
+            "eager_variants": list(self.eager_variants),
         }

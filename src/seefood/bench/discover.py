@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -12,6 +13,7 @@ from seefood.errors import DataError, ModelError
 from seefood.io import sha256_file
 from seefood.metadata import ModelMeta
 from seefood.runtimes import ARTIFACT_META, read_artifact_meta
+from seefood.runtimes.variants import get_variant
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Artifact:
     reference: Path | None  # the reference checkpoint this artifact is compared with
     size_bytes: int
     sha256: str
+    variant: str = ""  # an eager variant of the reference checkpoint (seefood.runtimes.variants); "" for the rest
 
     @property
     def format(self) -> str:
@@ -41,7 +44,9 @@ class Artifact:
 
     @property
     def precision(self) -> str:
-        """Precision from metadata ("?" when unreadable)."""
+        """Precision from metadata, or what an eager variant runs ("?" when unreadable)."""
+        if self.variant:
+            return get_variant(self.variant).precision
         return self.meta.precision if self.meta else "?"
 
 
@@ -119,8 +124,11 @@ def _artifact_folders(folder: Path) -> tuple[Path, list[Path]]:
     return folder, found
 
 
-def find_artifacts(folders: tuple[Path, ...], include_reference: bool = True) -> list[Artifact]:
-    """Every artifact under the given folders (failed/ ignored), references first, without duplicates."""
+def find_artifacts(
+    folders: tuple[Path, ...], include_reference: bool = True, eager_variants: tuple[str, ...] = (),
+) -> list[Artifact]:
+    """Every artifact under the given folders (failed/ ignored), references first, without duplicates; then each
+    reference checkpoint as every one of `eager_variants` (last: torch.compile is the slowest to start)."""
     plan: list[tuple[Path, Path, bool, Path | None]] = []  # (path, export root, is_reference, reference)
     for folder in folders:
         if not folder.is_dir():
@@ -145,6 +153,23 @@ def find_artifacts(folders: tuple[Path, ...], include_reference: bool = True) ->
         meta_name = _reference_name(path) if is_ref else path.name
         name = f"{root.name}/{meta_name}" if several_roots else meta_name
         out.append(describe(path, name, is_ref, ref))
+    return out + variants_of([a for a in out if a.is_reference], eager_variants)
+
+
+def variants_of(references: list[Artifact], eager_variants: tuple[str, ...]) -> list[Artifact]:
+    """Each reference checkpoint once per eager variant, named like it (pytorch-fp32 -> pytorch-bf16)."""
+    if eager_variants and not references:
+        raise DataError(
+            f"eager variants ({', '.join(eager_variants)}) run the reference checkpoint, and no export folder names "
+            f"one: bench an export folder whose {EXPORT_JSON} names its checkpoint (written by `seefood export`)"
+        )
+    out = []
+    for ref in references:
+        prefix = ref.name[: ref.name.rfind("-")] if "-" in ref.name else ref.name  # root/pytorch-fp32 -> root/pytorch
+        out += [
+            dataclasses.replace(ref, name=f"{prefix}-{v}", is_reference=False, reference=ref.path, variant=v)
+            for v in eager_variants
+        ]
     return out
 
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # rule names, in the order they are checked; each rejected artifact names the first one it failed
 RULE_STATUS = "status"  # not measured OK (load-failed, run-failed, skipped)
+RULE_VARIANT = "variant"  # an eager variant of the reference checkpoint (bf16, compile): measured, not a deploy file
 RULE_FORMAT = "format"  # a format --formats leaves out (e.g. one a torch-free Space cannot serve)
 RULE_ACCURACY_RULE = "accuracy_rule"  # metadata metrics.accuracy_rule == "failed" (pruned model failing its rule)
 RULE_PARITY = "parity"  # metadata parity.passed is false: the export moved it to failed/ (benched for speed only)
@@ -166,6 +167,12 @@ def _check(row: BenchResult, ref: BenchResult | None, rules: PickRules) -> Rejec
     """The first rule `row` fails, or None when it qualifies."""
     if not row.ok or row.latency is None or row.top1 is None:
         return Rejection(row.name, RULE_STATUS, f"{row.status}: {row.reason or 'not measured'}")
+    if row.variant:
+        return Rejection(
+            row.name, RULE_VARIANT,
+            f"the reference checkpoint run as eager {row.variant}, benched for comparison: there is no file to deploy "
+            f"(export it, e.g. `seefood export --formats torchscript --fp16`)",
+        )
     if rules.formats is not None and row.format not in rules.formats:
         return Rejection(row.name, RULE_FORMAT, f"{row.format} is not among --formats {','.join(rules.formats)}")
     if row.parity_passed is False:

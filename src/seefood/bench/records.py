@@ -21,7 +21,7 @@ from seefood.errors import DataError
 from seefood.io import atomic_write_text
 
 STATUS_OK = "ok"
-STATUS_SKIPPED = "skipped"  # the device is absent here; the reason says which
+STATUS_SKIPPED = "skipped"  # the device (or what an eager variant needs) is absent here; the reason says which
 STATUS_LOAD_FAILED = "load-failed"  # load_runtime raised
 STATUS_RUN_FAILED = "run-failed"  # loaded, but inference (accuracy or latency) raised
 STATUSES = (STATUS_OK, STATUS_SKIPPED, STATUS_LOAD_FAILED, STATUS_RUN_FAILED)
@@ -52,6 +52,8 @@ class BenchResult:
     reason: str = ""  # why it was skipped or failed (exception type and message)
     is_reference: bool = False  # the fp32 PyTorch checkpoint every ratio is relative to
     reference: str | None = None  # path of the reference this artifact is compared with
+    # an eager variant of the reference checkpoint ("bf16", "compile": seefood.runtimes.variants); "" for the rest
+    variant: str = ""
     device_name: str = ""  # hardware name
     precision_ran: str | None = None  # what actually executed (runtime.precision_ran)
     threads_ran: int | None = None  # what the runtime reports it uses
@@ -72,9 +74,9 @@ class BenchResult:
     created: str = field(default_factory=_now)
 
     @property
-    def key(self) -> tuple[str, str, int, int]:
-        """What makes a measurement unique: artifact content + device + batch size + threads."""
-        return (self.sha256 or self.path, self.device, self.batch_size, self.threads)
+    def key(self) -> tuple[str, str, int, int, str]:
+        """What makes a measurement unique: artifact content + device + batch size + threads + eager variant."""
+        return (self.sha256 or self.path, self.device, self.batch_size, self.threads, self.variant)
 
     @property
     def ok(self) -> bool:
@@ -151,12 +153,13 @@ def write_results_csv(path: str | Path, rows: list[BenchResult]) -> Path:
     return atomic_write_text(path, buf.getvalue())
 
 
-Slot = tuple[str, str, int, int]  # artifact path, device, batch size, threads: one row each in a report
+Slot = tuple[str, str, int, int, str]  # path, device, batch size, threads, variant: one row each in a report
 
 
 def slot(row: BenchResult) -> Slot:
-    """Where a row sits in a report: a re-bench of the same artifact folder replaces the row in its slot."""
-    return (row.path, row.device, row.batch_size, row.threads)
+    """Where a row sits in a report: a re-bench of the same artifact folder (and variant) replaces the row in its
+    slot; a checkpoint's eager variants sit beside its fp32 row."""
+    return (row.path, row.device, row.batch_size, row.threads, row.variant)
 
 
 def merge_results(old: list[BenchResult], new: list[BenchResult]) -> list[BenchResult]:

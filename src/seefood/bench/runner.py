@@ -40,6 +40,7 @@ from seefood.bench.report import write_outputs
 from seefood.errors import DataError
 from seefood.metadata import ModelMeta
 from seefood.runtimes import Runtime, load_runtime
+from seefood.runtimes.variants import variant_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ def bench_artifact(
         reference=str(artifact.reference) if artifact.reference else None, device_name=device.name,
         sparsity=meta.sparsity if meta else 0.0,
         accuracy_rule=(meta.metrics.get("accuracy_rule") if meta else None), size_bytes=artifact.size_bytes,
-        parity_passed=parity_passed(meta),
+        parity_passed=parity_passed(meta), variant=artifact.variant,
     )
 
     def every_batch(status: str, reason: str) -> list[BenchResult]:
@@ -116,11 +117,14 @@ def bench_artifact(
         return every_batch(STATUS_SKIPPED, device.reason)
     if meta is None or labels is None:
         return every_batch(STATUS_LOAD_FAILED, artifact.meta_error or "no readable metadata")
+    if artifact.variant and (reason := variant_unavailable(artifact.variant, device.key)):
+        log.warning("skipping %s on %s: %s", artifact.name, device.key, reason)
+        return every_batch(STATUS_SKIPPED, reason)  # cannot run here, like an absent device: never faked
     meter = MemoryMeter(device.key)  # the previous runtime was collected when it was released
     runtime: Runtime | None = None
     try:
         t0 = time.perf_counter()
-        runtime = load_runtime(artifact.path, device=device.key, threads=config.threads)
+        runtime = load_runtime(artifact.path, device=device.key, threads=config.threads, variant=artifact.variant)
         load_s = time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 -- orchestrator: record whatever the runtime raised, go on with the rest
         log.warning("%s on %s failed to load: %s", artifact.name, device.key, failure(exc))
@@ -184,7 +188,8 @@ def run_bench(config: BenchConfig) -> BenchRun:
 
     The export folders and devices are looked at before the evaluation photos are scanned and decoded.
     """
-    artifacts = find_artifacts(config.export_dirs, include_reference=config.include_reference)
+    artifacts = find_artifacts(config.export_dirs, include_reference=config.include_reference,
+                               eager_variants=config.eager_variants)
     devices = {key: probe(key) for key in config.devices}
     for info in devices.values():
         if not info.available:
@@ -209,7 +214,8 @@ def run_bench(config: BenchConfig) -> BenchRun:
                 bar.update(overall, description=f"bench {artifact.name} on {info.key}")
                 todo = tuple(
                     b for b in config.batch_sizes
-                    if (artifact.sha256 or str(artifact.path), info.key, b, config.threads) not in done
+                    if (artifact.sha256 or str(artifact.path), info.key, b, config.threads, artifact.variant)
+                    not in done
                 )
                 skipped += len(config.batch_sizes) - len(todo)
                 if todo:

@@ -14,6 +14,7 @@ from seefood.bench.config import default_threads
 from seefood.bench.report import SUMMARY_COLUMNS, summary
 from seefood.cli.common import cli_errors, console, existing, make_console, one_of, setup_logging
 from seefood.errors import ConfigError, SeefoodError
+from seefood.runtimes.variants import EAGER_VARIANTS
 
 
 def _defaults(cls: Any) -> dict[str, Any]:
@@ -23,6 +24,7 @@ def _defaults(cls: Any) -> dict[str, Any]:
 
 _B = _defaults(BenchConfig)
 _DEVICES, _BATCH_SIZES = ",".join(_B["devices"]), ",".join(map(str, _B["batch_sizes"]))  # as typed on the command line
+_EAGER_VARIANTS = ",".join(_B["eager_variants"])
 
 
 def _split(text: str, option: str) -> tuple[str, ...]:
@@ -59,6 +61,10 @@ def bench(
     force: Annotated[bool, typer.Option(help="Re-measure rows already in the report.")] = _B["force"],
     limit: Annotated[int | None, typer.Option(help="Evaluate accuracy on at most N images (spread over classes).")] = (
         None),
+    eager_variants: Annotated[str, typer.Option(
+        help=f"Also bench the reference checkpoint as these eager variants, a row each (pytorch-<variant>), e.g. "
+             f"bf16,compile; one that cannot run on a device is a skipped row with the reason. "
+             f"Known: {', '.join(EAGER_VARIANTS)}.", show_default="none")] = _EAGER_VARIANTS,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = _B["progress"],
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     devices: Annotated[str | None, typer.Option(hidden=True, help="Old spelling of --device.")] = None,
@@ -74,6 +80,7 @@ def bench(
 
     seefood bench runs/e-export --data my_photos/ --out runs/report
     seefood bench runs/e-export runs/e-pruned --data ../shared/data/food101-sample --out runs/report --batch-size 1,8
+    seefood bench runs/e-export --data my_photos/ --out runs/report --device cpu,cuda --eager-variants bf16,compile
     """
     setup_logging(verbose)
     config = BenchConfig(
@@ -84,6 +91,7 @@ def bench(
         batch_sizes=_ints(one_of(batch_size, batch_sizes, "--batch-size", "--batch-sizes", _BATCH_SIZES), "--batch-size"),
         threads=threads if threads is not None else default_threads(),
         min_runs=min_runs, min_time_s=min_time, warmup=warmup, force=force, limit=limit, progress=progress,
+        eager_variants=_split(eager_variants, "--eager-variants") if eager_variants.strip() else (),
     )
     run = run_bench(config)
     make_console().print(summary_table(list(run.rows), f"seefood bench ({config.out / 'report.md'} has every column)"))

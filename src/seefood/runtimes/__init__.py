@@ -10,7 +10,7 @@ import importlib
 import json
 from pathlib import Path
 
-from seefood.errors import ModelError
+from seefood.errors import ConfigError, ModelError
 from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 from seefood.runtimes.base import ARTIFACT_META, Runtime, predict, softmax, top_k
@@ -36,21 +36,31 @@ def read_artifact_meta(path: str | Path) -> ModelMeta:
     )
 
 
-def load_runtime(path: str | Path, device: str = "cpu", threads: int | None = None, exact: bool = False) -> Runtime:
+def load_runtime(
+    path: str | Path, device: str = "cpu", threads: int | None = None, exact: bool = False, variant: str = "",
+) -> Runtime:
     """Load any seefood artifact (or checkpoint) folder for inference on `device`.
 
     threads: intra-op threads (None: every CPU core). exact: forbid the runtime from lowering the
     precision on its own (OpenVINO runs fp32 artifacts in bf16 on CPUs that have it); parity checks
-    use exact=True, latency benchmarks the default.
+    use exact=True, latency benchmarks the default. variant: run a checkpoint folder as one of its eager
+    variants (seefood.runtimes.variants.EAGER_VARIANTS: "bf16", "compile"); "" runs it in fp32.
     """
     meta = read_artifact_meta(path)
     try:
         target = RUNTIMES[meta.format]
     except KeyError:
         raise ModelError(f"unknown artifact format {meta.format!r}: known are {', '.join(RUNTIMES)}") from None
+    if variant and meta.format != "pytorch":
+        raise ConfigError(
+            f"{path} is a {meta.format} artifact: eager variants ({variant!r}) run checkpoint folders only "
+            f"(export it instead, e.g. `seefood export --fp16`)"
+        )
     module_name, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    options = {"exact": True} if exact else {}  # classes outside seefood may not know the keyword
+    options: dict[str, object] = {"exact": True} if exact else {}  # classes outside seefood may not know the keyword
+    if variant:
+        options["variant"] = variant
     return cls(Path(path), meta=meta, device=device, threads=threads, **options)  # type: ignore[no-any-return]
 
 

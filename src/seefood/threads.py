@@ -11,6 +11,14 @@ import os
 
 from seefood.errors import ConfigError
 
+# Seconds of idle before each artifact's turn when several runtimes are timed in alternation in one process.
+# Every runtime's worker threads spin-wait for a while after a run (ONNX Runtime's pool, ExecuTorch's
+# pthreadpool, OpenVINO's TBB arena, OpenMP): on 2 cores they steal a core from the next runtime, which then
+# looks up to 2x slower than it is alone. Measured (AMD EPYC, 2 threads, Lite2 int8, 2026-12-01): the
+# ExecuTorch .pte ran 14.8 ms right after ONNX Runtime, 12.0 ms after 20 ms of idle, 8.1 ms after 50 ms (as
+# fast as in a process of its own) and 9.0 ms after 100 ms (docs/benchmarks.md, "Interleaving").
+POOL_IDLE_S = 0.05
+
 
 def default_threads() -> int:
     """The threads this process may use: the CPUs of its affinity mask (a container's or taskset's limit, which

@@ -12,12 +12,16 @@ from seefood.export.artifact import ExportContext, describe_error
 from seefood.export.report import PASSED, ArtifactRow
 from seefood.runtimes import load_runtime
 from seefood.runtimes.base import Runtime
+from seefood.threads import POOL_IDLE_S
 
 WARMUP = 3  # untimed calls per runtime first (allocations, kernel selection, caches)
 
 
 def interleaved_latency_ms(runtimes: Sequence[Runtime], sample: np.ndarray, runs: int = 20) -> list[float]:
-    """Median milliseconds per call of each runtime on `sample`, the runs interleaved A B C A B C ..."""
+    """Median milliseconds per call of each runtime on `sample`, the runs interleaved A B C A B C ...
+
+    Each turn starts after POOL_IDLE_S of idle and one untimed call, so the runtime before it no longer holds
+    the cores (its worker threads spin for a while after a run)."""
     for runtime in runtimes:
         for _ in range(WARMUP):
             runtime.run(sample)
@@ -25,6 +29,9 @@ def interleaved_latency_ms(runtimes: Sequence[Runtime], sample: np.ndarray, runs
     times: list[list[float]] = [[] for _ in runtimes]
     for _ in range(runs):
         for i, runtime in enumerate(runtimes):
+            time.sleep(POOL_IDLE_S)
+            runtime.run(sample)
+            runtime.sync()
             start = time.perf_counter()
             runtime.run(sample)
             runtime.sync()  # queued device work must finish before the clock is read

@@ -217,3 +217,29 @@ def test_executorch_exports_fp32_only_and_int8_through_its_recipes() -> None:
     assert "--int8" in (exporter.unsupported("fp16", "cpu") or "")
     assert [r.name for r in INT8_RECIPES["executorch"]] == [
         "xnnpack-pt2e", "xnnpack-pt2e-keep-ends", "xnnpack-pt2e-conservative"]
+
+
+@executorch_missing
+def test_conv_relu6_is_one_int8_op_whose_range_is_the_clamps(tmp_path: Path) -> None:
+    from torch import nn
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from seefood.export.quantize.executorch import XnnpackInt8Settings, build_quantizer
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(inplace=True),
+                        nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.ReLU6(), nn.Conv2d(8, 4, 1)).eval()
+    example = torch.randn(2, 3, 16, 16) * 4  # pre-activations well outside [0, 6]
+    graph = et_format.export_program(net, example, dynamic=True).module()
+    prepared = prepare_pt2e(graph, build_quantizer(XnnpackInt8Settings(), "cnn", net))
+    prepared(example)
+    converted = convert_pt2e(prepared)
+    clamps = [n for n in converted.graph.nodes if "hardtanh" in str(n.target)]
+    assert len(clamps) == 2
+    # the clamp reads the conv itself (no quantise/dequantise between them: XNNPACK fuses the pair), and the
+    # int8 range after it is the clamp's [0, 6], not the conv's pre-activation range
+    assert all("conv2d" in str(c.args[0].target) for c in clamps)
+    after = [next(iter(c.users)) for c in clamps]
+    assert all("quantize_per_tensor" in str(q.target) and q.args[1] * 255 <= 6.0 * 1.01 for q in after)
+    et_format.lower_to_pte(et_format.export_program(converted, example[:1], dynamic=False), tmp_path)
+    assert et_format.delegation_facts(tmp_path)["delegation"]["delegated_share"] == 1.0

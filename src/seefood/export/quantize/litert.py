@@ -30,7 +30,7 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
-from seefood.export.quantize.executorch import end_modules, outside_modules
+from seefood.export.quantize.executorch import annotate_conv_clamp, end_modules, outside_modules
 from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
@@ -75,10 +75,6 @@ def build_quantizer(model: nn.Module, settings: LiteRTInt8Settings) -> tuple[Any
     from litert_torch.quantize.quant_config import QuantConfig
 
     config = get_symmetric_quantization_config(is_per_channel=True)
-    # QuantConfig reads only the global config (static or dynamic) to pick the converter's Q/DQ mode
-    quant_config = QuantConfig(pt2e_quantizer=PT2EQuantizer().set_global(config))
-    if not (settings.weights_only or settings.keep_ends_float):
-        return quant_config.pt2e_quantizer, quant_config
     outside_ends = outside_modules(end_modules(model)) if settings.keep_ends_float else None
 
     def keep(node: Any) -> bool:
@@ -86,11 +82,23 @@ def build_quantizer(model: nn.Module, settings: LiteRTInt8Settings) -> tuple[Any
             return False
         return outside_ends is None or outside_ends(node)
 
-    class FilteredQuantizer(PT2EQuantizer):  # type: ignore[misc, valid-type]
+    filtered = settings.weights_only or settings.keep_ends_float
+
+    class SeefoodQuantizer(PT2EQuantizer):  # type: ignore[misc, valid-type]
+        def annotate(self, graph: Any) -> Any:
+            # conv + ReLU6 as one pattern, like the ExecuTorch recipes (litert-torch fuses conv + ReLU only)
+            fused = annotate_conv_clamp(graph, config, keep if filtered else None)
+            log.info("LiteRT PT2E int8: %d conv + ReLU6 pairs quantised as one fused op", fused)
+            return super().annotate(graph)
+
         def _annotate_for_static_quantization_config(self, graph: Any) -> Any:
+            if not filtered:
+                return super()._annotate_for_static_quantization_config(graph)
             return self._annotate_all_static_patterns(graph, self.global_config, keep)
 
-    return FilteredQuantizer().set_global(config), quant_config
+    quantizer = SeefoodQuantizer().set_global(config)
+    # QuantConfig reads only the global config (static or dynamic) to pick the converter's Q/DQ mode
+    return quantizer, QuantConfig(pt2e_quantizer=quantizer)
 
 
 def quantize_litert(

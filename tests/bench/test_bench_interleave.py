@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,20 @@ def test_cli_prints_the_table_and_writes_json_without_overwriting(tmp_path: Path
     assert json.loads(out.read_text())["rows"][0]["path"] == str(a)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_each_turn_idles_first_so_the_previous_runtimes_pool_stops_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(interleave, "time", types.SimpleNamespace(perf_counter=lambda: 0.0,
+                                                                  sleep=lambda s: order.append(f"idle {s}")))
+    interleaved_times([lambda: order.append("A"), lambda: order.append("B")], rounds=2, warmup=0, block=1,
+                      settle=1, idle_s=0.05)
+    assert order == ["idle 0.05", "A", "A", "idle 0.05", "B", "B"] * 2
+
+
+def test_the_report_records_the_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeClock().patch(monkeypatch, interleave, fakes)
+    a = make_artifact(tmp_path, "a", meta_for(CLASSES, delay_ms=1.0))
+    b = make_artifact(tmp_path, "b", meta_for(CLASSES, delay_ms=1.0))
+    report = interleaved_latency([a, b], rounds=2, warmup=0, threads=1, block=1)
+    assert report.to_dict()["idle_s"] == interleave.POOL_IDLE_S > 0

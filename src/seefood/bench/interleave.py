@@ -4,9 +4,10 @@
 background job or a thermal drift land on one artifact only: on a shared 2-core VM identical runs drift
 15-30 %. When two artifacts are close (pruned vs unpruned int8, recipe A vs recipe B), timing them in
 alternation makes every disturbance hit all of them alike, so their ratio is trustworthy even when the
-absolute numbers move. They alternate in blocks: each turn first runs the artifact once untimed, because
-the runtime before it may still hold the cores (ONNX Runtime's threads spin after a run, OpenVINO's and
-OpenMP's pools wind down), then times `block` runs.
+absolute numbers move. They alternate in blocks: each turn first idles for POOL_IDLE_S and runs the artifact
+once untimed, because the runtime before it may still hold the cores (ONNX Runtime's and ExecuTorch's worker
+threads spin after a run, OpenVINO's and OpenMP's pools wind down: without the idle, an ExecuTorch program
+timed right after ONNX Runtime looked 1.8x slower than alone), then times `block` runs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from seefood.bench.stats import LatencyStats, speedup, summarize, within_noise
 from seefood.errors import ConfigError
-from seefood.threads import resolve_threads
+from seefood.threads import POOL_IDLE_S, resolve_threads
 from seefood.versions import library_versions
 
 
@@ -55,19 +56,22 @@ class InterleavedReport:
     rounds: int
     warmup: int
     block: int = 1  # timed runs per artifact per round (after one untimed settling run)
+    idle_s: float = POOL_IDLE_S  # idle before each artifact's turn (seefood.threads.POOL_IDLE_S)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"device": self.device, "batch_size": self.batch_size, "threads": self.threads,
-                "rounds": self.rounds, "warmup": self.warmup, "block": self.block, "created": self.created,
+                "rounds": self.rounds, "warmup": self.warmup, "block": self.block, "idle_s": self.idle_s,
+                "created": self.created,
                 "versions": library_versions(), "rows": [r.to_dict() for r in self.rows]}
 
 
 def interleaved_times(
-    calls: Sequence[Callable[[], Any]], rounds: int, warmup: int, block: int = 1, settle: int = 0
+    calls: Sequence[Callable[[], Any]], rounds: int, warmup: int, block: int = 1, settle: int = 0,
+    idle_s: float = 0.0,
 ) -> list[list[float]]:
-    """Seconds per call: every call warmed up, then `rounds` rounds in which each call in turn runs `settle`
-    times untimed and `block` times timed."""
+    """Seconds per call: every call warmed up, then `rounds` rounds in which each call in turn idles `idle_s`,
+    runs `settle` times untimed and `block` times timed."""
     if rounds < 1 or warmup < 0 or block < 1 or settle < 0:
         raise ConfigError(f"rounds and block must be >= 1, warmup and settle >= 0; got {rounds}, {block}, "
                           f"{warmup}, {settle}")
@@ -77,6 +81,8 @@ def interleaved_times(
     times: list[list[float]] = [[] for _ in calls]
     for _ in range(rounds):
         for i, call in enumerate(calls):
+            if idle_s > 0:
+                time.sleep(idle_s)
             for _ in range(settle):
                 call()
             for _ in range(block):
@@ -114,7 +120,8 @@ def interleaved_latency(
             rt.sync()  # queued CUDA work counts (a no-op on the CPU)
         return run
 
-    times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup, block=block, settle=1)
+    times = interleaved_times([call(rt) for rt in runtimes], rounds, warmup, block=block, settle=1,
+                             idle_s=POOL_IDLE_S)
     stats = [summarize(np.asarray(t), batch_size) for t in times]
     rows = tuple(
         InterleavedRow(

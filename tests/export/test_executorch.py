@@ -243,3 +243,34 @@ def test_conv_relu6_is_one_int8_op_whose_range_is_the_clamps(tmp_path: Path) -> 
     assert all("quantize_per_tensor" in str(q.target) and q.args[1] * 255 <= 6.0 * 1.01 for q in after)
     et_format.lower_to_pte(et_format.export_program(converted, example[:1], dynamic=False), tmp_path)
     assert et_format.delegation_facts(tmp_path)["delegation"]["delegated_share"] == 1.0
+
+
+@executorch_missing
+def test_tf_same_padding_stays_int8_and_the_numbers_do_not_change(tmp_path: Path) -> None:
+    from torch import nn
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from seefood.export.quantize.executorch import XnnpackInt8Settings, build_quantizer, drop_pad_requantize
+
+    class TfPadded(nn.Module):  # timm's tf_* models pad asymmetrically before each strided conv
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.act = nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6()
+            self.dw = nn.Conv2d(8, 8, 5, stride=2, groups=8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.dw(torch.nn.functional.pad(self.act(self.stem(x)), (1, 2, 1, 2)))
+
+    torch.manual_seed(0)
+    net, example = TfPadded().eval(), torch.randn(2, 3, 16, 16)
+    graph = et_format.export_program(net, example, dynamic=True).module()
+    prepared = prepare_pt2e(graph, build_quantizer(XnnpackInt8Settings(), "cnn", net))
+    prepared(example)
+    converted = convert_pt2e(prepared)
+    before = converted(example)
+    assert drop_pad_requantize(converted) == 1  # the pad's int8 range is its input's: re-quantising is a no-op
+    assert torch.equal(converted(example), before)
+    pad = next(n for n in converted.graph.nodes if str(n.target).endswith("pad.default"))
+    assert "dequantize" in str(pad.args[0].target) and "conv2d" in str(next(iter(pad.users)).target)
+    et_format.lower_to_pte(et_format.export_program(converted, example[:1], dynamic=False), tmp_path)
+    assert et_format.delegation_facts(tmp_path)["delegation"]["delegated_share"] == 1.0

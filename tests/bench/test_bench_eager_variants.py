@@ -13,6 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from seefood.bench import BenchConfig, PickRules, read_results, run_bench, select
+from seefood.bench.interleave import interleaved_latency
 from seefood.bench.records import STATUS_LOAD_FAILED, STATUS_SKIPPED
 from seefood.checkpoint import save_checkpoint
 from seefood.cli import bench as bench_cli
@@ -141,6 +142,26 @@ def test_cli_unknown_variant_exits_2_naming_the_known(tiny: tuple[Path, Path], t
     assert result.exit_code == 2, result.output
     assert "unknown eager variant 'int3'" in result.output and "bf16, compile" in result.output
     assert not (tmp_path / "r").exists()  # rejected before anything ran
+
+
+def test_latency_times_the_variants_interleaved_after_the_artifacts(tiny: tuple[Path, Path]) -> None:
+    export, _ = tiny
+    ckpt, ts = export.parent / "run" / "best", export / "torchscript-fp32"
+    report = interleaved_latency([ckpt, ts], rounds=2, warmup=1, block=1, threads=1, variants=("bf16",))
+    got = [(Path(r.path), r.variant, r.precision, r.precision_ran) for r in report.rows]
+    assert got == [(ckpt, "", "fp32", "fp32"), (ts, "", "fp32", "fp32"), (ckpt, "bf16", "bf16", "bf16")]
+    assert report.rows[2].label.endswith("[bf16]") and report.to_dict()["rows"][2]["variant"] == "bf16"
+    assert all(r.latency.p50_ms > 0 for r in report.rows) and report.rows[0].ratio == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="checkpoint folders"):
+        interleaved_latency([ts, ts], rounds=1, warmup=0, block=1, threads=1, variants=("bf16",))
+
+
+def test_cli_latency_unknown_variant_exits_2(tiny: tuple[Path, Path]) -> None:
+    export, _ = tiny
+    app = typer.Typer()
+    bench_cli.register(app)
+    result = CliRunner().invoke(app, ["latency", str(export.parent / "run" / "best"), "--eager-variants", "fp8"])
+    assert result.exit_code == 2 and "unknown eager variant 'fp8'" in result.output, result.output
 
 
 @pytest.mark.gpu

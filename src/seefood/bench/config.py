@@ -28,7 +28,8 @@ class BenchConfig:
     force: bool = False  # re-measure rows already in results.jsonl
     limit: int | None = None  # evaluate on at most this many images (spread over the classes)
     include_reference: bool = True  # also bench the fp32 PyTorch checkpoint named by export.json
-    # ... and that checkpoint as these eager variants (seefood.runtimes.variants: bf16, compile), a row each
+    # ... and that checkpoint as these eager variants (seefood.runtimes.variants: bf16, compile), a row each, measured
+    # after the artifacts; "bf16,compile" is read as ("bf16", "compile")
     eager_variants: tuple[str, ...] = ()
     progress: bool = True  # rich progress bars on stderr
 

@@ -38,9 +38,15 @@ class InterleavedRow:
     latency: LatencyStats
     ratio: float  # p50 of this row / p50 of the first row (< 1: faster than the first)
     within_noise_of_first: bool
+    variant: str = ""  # the eager variant a checkpoint ran as (seefood.runtimes.variants); "" for the rest
+
+    @property
+    def label(self) -> str:
+        """The path, with the eager variant it ran as (CKPT [bf16])."""
+        return f"{self.path} [{self.variant}]" if self.variant else self.path
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "precision": self.precision,
+        return {"path": self.path, "variant": self.variant, "format": self.format, "precision": self.precision,
                 "precision_ran": self.precision_ran, "latency": self.latency.to_dict(), "ratio": self.ratio,
                 "within_noise_of_first": self.within_noise_of_first}
 
@@ -94,20 +100,30 @@ def interleaved_times(
 
 def interleaved_latency(
     artifacts: Sequence[Path], batch_size: int = 1, rounds: int = 30, warmup: int = 10, threads: int | None = None,
-    device: str = "cpu", seed: int = 0, block: int = 5,
+    device: str = "cpu", seed: int = 0, block: int = 5, variants: Sequence[str] = (),
 ) -> InterleavedReport:
     """Load every artifact, then time `runtime.run` on one shared input batch in alternating blocks.
 
     threads: intra-op threads of every runtime (None: seefood.threads.default_threads()), recorded in the report.
+    variants: eager variants (seefood.runtimes.variants) to time as well: each checkpoint folder among
+    `artifacts` once more per variant, after the artifacts. One that cannot run on `device` is an error here.
     """
-    from seefood.runtimes import load_runtime
+    from seefood.runtimes import load_runtime, read_artifact_meta
+    from seefood.runtimes.variants import get_variant
 
-    if len(artifacts) < 2:
+    for name in variants:
+        get_variant(name)  # an unknown name fails before anything is loaded
+    plan = [(Path(a), "") for a in artifacts]
+    checkpoints = [p for p, _ in plan if read_artifact_meta(p).format == "pytorch"]
+    if variants and not checkpoints:
+        raise ConfigError("eager variants run checkpoint folders: name one among the paths (e.g. runs/NAME/best)")
+    plan += [(p, v) for p in checkpoints for v in variants]
+    if len(plan) < 2:
         raise ConfigError("name at least two artifacts to compare (the first is the baseline of the ratios)")
     if batch_size < 1 or (threads is not None and threads < 1):
         raise ConfigError(f"--batch-size and --threads must be >= 1, got {batch_size} and {threads}")
     threads = resolve_threads(threads)
-    runtimes = [load_runtime(Path(a), device=device, threads=threads) for a in artifacts]
+    runtimes = [load_runtime(p, device=device, threads=threads, variant=v) for p, v in plan]
     crops = {rt.meta.preprocessing.crop for rt in runtimes}
     if len(crops) != 1:
         raise ConfigError(f"the artifacts take different input sizes {sorted(crops)}: compare models of one size")
@@ -125,11 +141,11 @@ def interleaved_latency(
     stats = [summarize(np.asarray(t), batch_size) for t in times]
     rows = tuple(
         InterleavedRow(
-            path=str(a), format=rt.meta.format, precision=rt.meta.precision,
+            path=str(p), format=rt.meta.format, precision=get_variant(v).precision if v else rt.meta.precision,
             precision_ran=rt.precision_ran, latency=s, ratio=1.0 / speedup(stats[0], s),
-            within_noise_of_first=within_noise(stats[0], s),
+            within_noise_of_first=within_noise(stats[0], s), variant=v,
         )
-        for a, rt, s in zip(artifacts, runtimes, stats, strict=True)
+        for (p, v), rt, s in zip(plan, runtimes, stats, strict=True)
     )
     return InterleavedReport(rows, device, batch_size, threads, rounds, warmup, block)
 
@@ -150,6 +166,6 @@ def interleaved_table(report: InterleavedReport) -> Any:
         table.add_column(name, justify="left" if name == "artifact" else "right")
     for row in report.rows:
         s = row.latency
-        table.add_row(row.path, row.precision_ran or row.precision or "-", f"{s.p50_ms:.2f}", f"{s.p90_ms:.2f}",
+        table.add_row(row.label, row.precision_ran or row.precision or "-", f"{s.p50_ms:.2f}", f"{s.p90_ms:.2f}",
                       f"{s.p75_ms - s.p25_ms:.2f}", f"{row.ratio:.3f}", "yes" if row.within_noise_of_first else "no")
     return table

@@ -132,6 +132,9 @@ def latency_command(
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers to this JSON file.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --json file.")] = False,
+    eager_variants: Annotated[str, typer.Option(
+        help=f"Also time each checkpoint folder among PATHs as these eager variants, after the artifacts (e.g. "
+             f"bf16,compile; known: {', '.join(EAGER_VARIANTS)}).", show_default="none")] = "",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Time artifacts interleaved (A B A B ...), so machine noise hits all alike: for close A/B comparisons.
@@ -140,6 +143,7 @@ def latency_command(
 
     seefood latency runs/e-export/onnx-int8 runs/e-export/openvino-int8
     seefood latency runs/e-export/openvino-int8 runs/e-pruned/openvino-int8 --threads 1 --json ab.json
+    seefood latency runs/e/best runs/e-export/onnx-int8 --eager-variants bf16,compile
     """
     from seefood.bench.interleave import interleaved_latency, interleaved_table
     from seefood.errors import OutputExistsError
@@ -149,7 +153,8 @@ def latency_command(
     if json_out is not None and json_out.exists() and not force:
         raise OutputExistsError(f"{json_out} exists: pass --force to replace it, or choose another --json path")
     report = interleaved_latency(artifacts, batch_size=batch_size, rounds=rounds, warmup=warmup, threads=threads,
-                                 device=device, block=block)
+                                 device=device, block=block,
+                                 variants=_split(eager_variants, "--eager-variants") if eager_variants.strip() else ())
     make_console().print(interleaved_table(report))
     if json_out is not None:
         atomic_write_json(json_out, report.to_dict())

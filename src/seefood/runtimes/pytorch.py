@@ -64,7 +64,8 @@ def compiled(module: nn.Module, device: torch.device) -> nn.Module:
     """torch.compile with inductor's default mode and static shapes (one specialised graph per batch size).
 
     Compilation happens on the first call of each input shape: the bench's first_run_ms shows it, warm-up absorbs
-    it. Static shapes, because a server runs a fixed batch size and a dynamic graph is slower at each of them.
+    it. Static shapes, because a server runs a fixed batch size and a dynamic graph is slower at each of them (past
+    dynamo's recompile limit, 8 shapes, a new shape would run eagerly: a bench times a few batch sizes).
     """
     return torch.compile(module, dynamic=False)  # type: ignore[return-value]
 

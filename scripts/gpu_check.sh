@@ -25,7 +25,9 @@
 #   effnet_lite2; to dry-run it and its bench on the CPU, shorten it and name the bench device (options given
 #   twice: the last wins):
 #   SEEFOOD_GPU_LITE2_EXTRA="--epochs 2 --head-epochs 1 --train-size 96" SEEFOOD_GPU_BENCH_DEVICE=cpu \
-#   SEEFOOD_GPU_BENCH_EXTRA="--batch-sizes 1 --min-runs 3 --min-time 0 --limit 40" SEEFOOD_GPU_PARITY=100 ...
+#   SEEFOOD_GPU_BENCH_EXTRA="--batch-sizes 1 --min-runs 3 --min-time 0 --limit 40" SEEFOOD_GPU_PARITY=200 \
+#   SEEFOOD_GPU_DATA=/work/shared/data/food101-sample SEEFOOD_GPU_LITE2_S=600 SEEFOOD_GPU_DEADLINE_S=1500 \
+#   SEEFOOD_GPU_WORK=/tmp/$USER-gpu-work ... (export's parity needs >= 200 photos: the generated sample has 100)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
@@ -72,9 +74,11 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 LITE2_S=${SEEFOOD_GPU_LITE2_S:-150}
 LITE2_EXTRA=${SEEFOOD_GPU_LITE2_EXTRA:-}  # more `seefood train` options for the lite2 stage (the dry run's)
-# Bench of lite2: at most this long. torch.compile builds one graph per batch size (b=1, b=32), each ~30-60 s
-# cold; its row is measured last, so a timeout costs that row only (results.jsonl is written per artifact).
-LITE2_BENCH_S=${SEEFOOD_GPU_LITE2_BENCH_S:-210}
+# Export + bench of lite2: at most this long (the most valuable rows, so the later stages get less). torch.compile
+# builds one graph per batch size (b=1, b=32), guessed ~30-60 s each cold (not yet measured on a GPU); its row is
+# measured last, so a timeout costs that row only: results.jsonl is written per artifact (report.md at the end).
+# CPU dry run (2 cores): export 120 s, then the compile of Lite2 did not finish inside the 210 s box.
+LITE2_BENCH_S=${SEEFOOD_GPU_LITE2_BENCH_S:-240}
 # where the lite2 bench runs: cuda on a GPU machine; a CPU run skips it unless this names cpu (a dry run)
 BENCH_DEVICE=${SEEFOOD_GPU_BENCH_DEVICE:-$([ "$DEVICE" = cuda ] && echo cuda)}
 BENCH_EXTRA=${SEEFOOD_GPU_BENCH_EXTRA:-}  # more `seefood bench` options (the dry run's: fewer runs and photos)

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import torch
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from seefood.bench import BenchConfig, PickRules, read_results, run_bench, select
-from seefood.bench.interleave import interleaved_latency
+from seefood.bench.interleave import interleaved_latency, interleaved_table
 from seefood.bench.records import STATUS_LOAD_FAILED, STATUS_SKIPPED
 from seefood.checkpoint import save_checkpoint
 from seefood.cli import bench as bench_cli
@@ -150,7 +151,10 @@ def test_latency_times_the_variants_interleaved_after_the_artifacts(tiny: tuple[
     report = interleaved_latency([ckpt, ts], rounds=2, warmup=1, block=1, threads=1, variants=("bf16",))
     got = [(Path(r.path), r.variant, r.precision, r.precision_ran) for r in report.rows]
     assert got == [(ckpt, "", "fp32", "fp32"), (ts, "", "fp32", "fp32"), (ckpt, "bf16", "bf16", "bf16")]
-    assert report.rows[2].label.endswith("[bf16]") and report.to_dict()["rows"][2]["variant"] == "bf16"
+    assert report.rows[2].label.endswith("(bf16)") and report.to_dict()["rows"][2]["variant"] == "bf16"
+    table = Console(width=200, record=True)
+    table.print(interleaved_table(report))
+    assert f"{ckpt} (bf16)" in table.export_text()  # the printed table names the variant
     assert all(r.latency.p50_ms > 0 for r in report.rows) and report.rows[0].ratio == pytest.approx(1.0)
     with pytest.raises(ConfigError, match="checkpoint folders"):
         interleaved_latency([ts, ts], rounds=1, warmup=0, block=1, threads=1, variants=("bf16",))

@@ -42,8 +42,8 @@ class InterleavedRow:
 
     @property
     def label(self) -> str:
-        """The path, with the eager variant it ran as (CKPT [bf16])."""
-        return f"{self.path} [{self.variant}]" if self.variant else self.path
+        """The path, with the eager variant it ran as: CKPT (bf16) (no square brackets: rich reads them as markup)."""
+        return f"{self.path} ({self.variant})" if self.variant else self.path
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "variant": self.variant, "format": self.format, "precision": self.precision,

@@ -23,6 +23,7 @@ from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from seefood.runtimes import ARTIFACT_META
 from seefood.runtimes.pytorch import compile_unavailable
+from seefood.runtimes.variants import variant_unavailable
 
 from .conftest import CLASSES
 from .fakes import make_eval_data, make_export
@@ -178,7 +179,12 @@ def test_cuda_rows_of_every_variant(tiny: tuple[Path, Path], tmp_path: Path, qui
     for b in (1, 8):
         ref = rows["pytorch-fp32", b]
         assert ref.ok and ref.device == "cuda" and ref.cuda_peak_mb is not None, ref.reason
-        bf16, comp = rows["pytorch-bf16", b], rows["pytorch-compile", b]
-        assert bf16.ok and bf16.precision_ran == "bf16", bf16.reason
-        assert comp.ok and comp.precision_ran == "fp32", comp.reason  # a skip here would be a missing triton
-        assert comp.top1 == pytest.approx(ref.top1)
+        for variant, ran in (("bf16", "bf16"), ("compile", "fp32")):
+            row = rows[f"pytorch-{variant}", b]
+            if reason := variant_unavailable(variant, "cuda"):  # no triton / a pre-Ampere GPU: a row that says so
+                assert row.status == STATUS_SKIPPED and row.reason == reason and row.latency is None
+                continue
+            assert row.ok and row.precision_ran == ran and row.cuda_peak_mb is not None, row.reason
+            assert row.top1 is not None and abs(row.top1 - ref.top1) <= 25.0  # 8 photos: at most 2 flips
+        if not variant_unavailable("compile", "cuda"):
+            assert rows["pytorch-compile", b].top1 == pytest.approx(ref.top1, abs=12.5)  # fp32 (TF32 may flip one)

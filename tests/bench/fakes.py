@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,26 @@ def make_export(root: Path, classes: tuple[str, ...], artifacts: dict[str, dict[
         precision = spec.pop("precision", "fp32")
         make_artifact(export_dir, name, meta_for(classes, precision=precision, **spec), size=size)
     return export_dir
+
+
+
+def tiny_export(root: Path, classes: tuple[str, ...], name: str, write: Callable[[Any, Any, Path], None]) -> Path:
+    """root/run/best (a seeded tiny checkpoint) + root/export/<name> (`write(model, example, folder)` writes the
+    model file; its seefood.json is added) + root/export/export.json naming the checkpoint: the export folder."""
+    import torch
+
+    from seefood.checkpoint import save_checkpoint
+    from seefood.models import create_model, get_spec
+    from seefood.runtimes import ARTIFACT_META
+
+    torch.manual_seed(0)
+    model = create_model("tiny", len(classes)).eval()
+    meta = ModelMeta(architecture="tiny", class_names=classes, preprocessing=get_spec("tiny").preprocessing)
+    ckpt = save_checkpoint(root / "run" / "best", model, meta)
+    folder = root / "export" / name
+    folder.mkdir(parents=True)
+    write(model, torch.zeros(1, 3, meta.preprocessing.crop, meta.preprocessing.crop), folder)
+    fmt = name.rsplit("-", 1)[0]
+    (folder / ARTIFACT_META).write_text(json.dumps(meta.evolve(format=fmt).to_dict()), encoding="utf-8")
+    (root / "export" / "export.json").write_text(json.dumps({"checkpoint": str(ckpt.absolute())}), encoding="utf-8")
+    return root / "export"

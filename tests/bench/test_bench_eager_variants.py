@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,36 +15,26 @@ from typer.testing import CliRunner
 from seefood.bench import BenchConfig, PickRules, read_results, run_bench, select
 from seefood.bench.interleave import interleaved_latency, interleaved_table
 from seefood.bench.records import STATUS_LOAD_FAILED, STATUS_SKIPPED
-from seefood.checkpoint import save_checkpoint
 from seefood.cli import bench as bench_cli
 from seefood.errors import ConfigError, DataError
-from seefood.metadata import ModelMeta
-from seefood.models import create_model, get_spec
-from seefood.runtimes import ARTIFACT_META
 from seefood.runtimes.pytorch import compile_unavailable
 from seefood.runtimes.variants import variant_unavailable
 
 from .conftest import CLASSES
-from .fakes import make_eval_data, make_export
+from .fakes import make_eval_data, make_export, tiny_export
 
 NO_CXX = {"cpp.cxx": ("/nonexistent/g++",)}  # inductor's compiler search then finds nothing
 
 
 def _tiny_export(root: Path) -> Path:
     """run/best (a tiny checkpoint) + export/torchscript-fp32 (traced) + export.json naming the checkpoint."""
-    torch.manual_seed(0)
-    model = create_model("tiny", len(CLASSES)).eval()
-    meta = ModelMeta(architecture="tiny", class_names=CLASSES, preprocessing=get_spec("tiny").preprocessing)
-    ckpt = save_checkpoint(root / "run" / "best", model, meta)
-    ts = root / "export" / "torchscript-fp32"
-    ts.mkdir(parents=True)
-    x = torch.zeros(1, 3, meta.preprocessing.crop, meta.preprocessing.crop)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch 2.9+ calls torch.jit.trace deprecated; it still works
-        torch.jit.trace(model, x).save(str(ts / "model.pt"))
-    (ts / ARTIFACT_META).write_text(json.dumps(meta.evolve(format="torchscript").to_dict()), encoding="utf-8")
-    (root / "export" / "export.json").write_text(json.dumps({"checkpoint": str(ckpt.absolute())}), encoding="utf-8")
-    return root / "export"
+
+    def trace(model: Any, x: torch.Tensor, folder: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch 2.9+ calls torch.jit.trace deprecated; it works
+            torch.jit.trace(model, x).save(str(folder / "model.pt"))
+
+    return tiny_export(root, CLASSES, "torchscript-fp32", trace)
 
 
 @pytest.fixture(scope="module")

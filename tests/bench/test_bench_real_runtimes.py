@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,12 +9,9 @@ from typing import Any
 import pytest
 
 from seefood.bench import PickRules, pick, run_bench
-from seefood.metadata import ModelMeta
-from seefood.models.registry import get_spec
-from seefood.runtimes import ARTIFACT_META
 
 from .conftest import CLASSES
-from .fakes import make_eval_data
+from .fakes import make_eval_data, tiny_export
 
 pytest.importorskip("onnxruntime", reason="the ONNX runtime test needs onnxruntime")
 
@@ -24,23 +20,13 @@ def _export_tiny(root: Path) -> Path:
     """runs/best (tiny model checkpoint) + export/onnx-fp32 (model.onnx + seefood.json) + export.json."""
     import torch
 
-    from seefood.checkpoint import save_checkpoint
-    from seefood.models import create_model
+    def to_onnx(model: Any, x: Any, folder: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript-based exporter warns that it is legacy; it is fast
+            torch.onnx.export(model, (x,), str(folder / "model.onnx"), input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "batch"}}, dynamo=False)
 
-    torch.manual_seed(0)
-    model = create_model("tiny", len(CLASSES)).eval()
-    meta = ModelMeta(architecture="tiny", class_names=CLASSES, preprocessing=get_spec("tiny").preprocessing)
-    ckpt = save_checkpoint(root / "run" / "best", model, meta)
-    onnx_dir = root / "export" / "onnx-fp32"
-    onnx_dir.mkdir(parents=True)
-    x = torch.zeros(1, 3, meta.preprocessing.crop, meta.preprocessing.crop)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript-based exporter warns that it is legacy; it is fast
-        torch.onnx.export(model, (x,), str(onnx_dir / "model.onnx"), input_names=["input"], output_names=["logits"],
-                          dynamic_axes={"input": {0: "batch"}}, dynamo=False)
-    (onnx_dir / ARTIFACT_META).write_text(json.dumps(meta.evolve(format="onnx").to_dict()), encoding="utf-8")
-    (root / "export" / "export.json").write_text(json.dumps({"checkpoint": str(ckpt.absolute())}), encoding="utf-8")
-    return root / "export"
+    return tiny_export(root, CLASSES, "onnx-fp32", to_onnx)
 
 
 @pytest.mark.slow

@@ -224,14 +224,34 @@ def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module
     return quantizer
 
 
+def calibrated_pt2e(model: nn.Module, calib: list[np.ndarray], quantizer: Any, fold_quantize: bool = True) -> Any:
+    """PT2E's common part for every recipe that uses it: `model` exported with a dynamic batch, observed by
+    `quantizer` on every calibration batch, then converted to a Q/DQ graph (what ExecuTorch and LiteRT lower)."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from seefood.export.formats.executorch import export_program
+
+    # calibration batches come in any size, so the graph to observe always takes a dynamic batch
+    prepared = prepare_pt2e(export_program(model, pt2e_example(calib), dynamic=True).module(), quantizer)
+    with torch.no_grad():
+        for batch in calib:
+            prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+    return convert_pt2e(prepared, fold_quantize=fold_quantize)
+
+
+def pt2e_example(calib: list[np.ndarray]) -> Any:
+    """Two copies of the first calibration image: the example a dynamic-batch export traces with."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(calib[0][:1], dtype=np.float32)).repeat(2, 1, 1, 1)
+
+
 def quantize_executorch(
     fp32_dir: Path, model: nn.Module, meta: ModelMeta, calib: list[np.ndarray], out_dir: Path,
     settings: XnnpackInt8Settings = XnnpackInt8Settings(),
 ) -> Path:
     """PT2E-quantise `model` with calibration batches `calib` and lower it to `out_dir/model.pte` on XNNPACK."""
-    import torch
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
     from seefood.export.formats.executorch import export_program, lower_to_pte
 
     import_executorch()  # BackendMissingError with the install command, before any work
@@ -243,17 +263,11 @@ def quantize_executorch(
     log.info("XNNPACK PT2E int8: %s model, %s ops, %d calibration images%s", family,
              "conv/linear" if settings.ops == "weights" or family == "transformer" else "all", n_images,
              f", kept in float: {', '.join(end_modules(model))}" if settings.keep_ends_float else "")
-    # calibration batches come in any size, so the graph to observe always takes a dynamic batch
-    example = torch.from_numpy(np.ascontiguousarray(calib[0][:1], dtype=np.float32)).repeat(2, 1, 1, 1)
+    example = pt2e_example(calib)
     out_dir = Path(out_dir)
     with staged_files(out_dir, INT8_FILES) as tmp:
         try:
-            graph = export_program(model, example, dynamic=True).module()
-            prepared = prepare_pt2e(graph, build_quantizer(settings, family, model))
-            with torch.no_grad():
-                for batch in calib:
-                    prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
-            converted = convert_pt2e(prepared)
+            converted = calibrated_pt2e(model, calib, build_quantizer(settings, family, model))
             drop_pad_requantize(converted)
             program = export_program(converted, example if dynamic else example[:1], dynamic)
         except Exception as exc:  # torch.export / torchao raise many unrelated types

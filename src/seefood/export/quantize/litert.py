@@ -30,7 +30,13 @@ from seefood.export.quantize.base import (
     require_file,
     staged_files,
 )
-from seefood.export.quantize.executorch import annotate_conv_clamp, end_modules, outside_modules
+from seefood.export.quantize.executorch import (
+    annotate_conv_clamp,
+    calibrated_pt2e,
+    end_modules,
+    outside_modules,
+    pt2e_example,
+)
 from seefood.formats import FORMATS
 from seefood.metadata import ModelMeta
 
@@ -106,11 +112,8 @@ def quantize_litert(
     settings: LiteRTInt8Settings = LiteRTInt8Settings(),
 ) -> Path:
     """PT2E-quantise `model` with calibration batches `calib` and convert it to `out_dir/model.tflite`."""
-    import torch
     from torchao.quantization.pt2e import move_exported_model_to_eval
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from seefood.export.formats.executorch import export_program
     from seefood.export.formats.litert import convert_to_tflite, import_litert_torch
 
     import_litert_torch()  # BackendMissingError with the install command, before any work
@@ -123,18 +126,12 @@ def quantize_litert(
     log.info("LiteRT PT2E int8: %s model, %s ops, %d calibration images%s", family,
              "conv/linear" if settings.weights_only else "all", n_images,
              f", kept in float: {', '.join(end_modules(model))}" if settings.keep_ends_float else "")
-    # calibration batches come in any size, so the graph to observe takes a dynamic batch; the program, one image
-    example = torch.from_numpy(np.ascontiguousarray(calib[0][:1], dtype=np.float32)).repeat(2, 1, 1, 1)
+    example = pt2e_example(calib)  # the program takes one image of it
     quantizer, quant_config = build_quantizer(model, settings)
     out_dir = Path(out_dir)
     with staged_files(out_dir, INT8_FILES) as tmp:
         try:
-            graph = export_program(model, example, dynamic=True).module()
-            prepared = prepare_pt2e(graph, quantizer)
-            with torch.no_grad():
-                for batch in calib:
-                    prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
-            converted = move_exported_model_to_eval(convert_pt2e(prepared, fold_quantize=False))
+            converted = move_exported_model_to_eval(calibrated_pt2e(model, calib, quantizer, fold_quantize=False))
         except Exception as exc:  # torch.export / torchao raise many unrelated types
             raise ExportError(f"LiteRT PT2E quantisation failed: {type(exc).__name__}: {exc}") from exc
         convert_to_tflite(converted, example[:1], tmp, quant_config=quant_config)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from seefood.checkpoint import save_checkpoint
+from seefood.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seefood.export.config import ExportConfig
+from seefood.export.report import ArtifactRow, ExportReport
 from seefood.metadata import ModelMeta
 from seefood.models import create_model, get_spec
 from tests.conftest import SAMPLE_CLASSES
@@ -49,3 +52,39 @@ def quick_config(checkpoint: Path, parity_photos: Path, tmp_path: Path) -> Any:
         return ExportConfig(checkpoint=checkpoint, out=tmp_path / "export", **settings)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def tiny(checkpoint: Path) -> Checkpoint:
+    """The shared tiny random checkpoint (4 classes, 64 px, wide logit margins), loaded."""
+    torch.set_num_threads(1)
+    return load_checkpoint(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def test_photos(sample_data: Path, tiny: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    """The sample's test photos (never used for calibration), preprocessed, and the fp32 PyTorch logits on them."""
+    images = []
+    for path in sorted((sample_data / "test").rglob("*.jpg")):
+        with Image.open(path) as im:
+            images.append(im.convert("RGB"))
+    batch = tiny.meta.preprocessing.batch(images)
+    with torch.no_grad():
+        logits = tiny.model.eval()(torch.from_numpy(batch)).numpy()
+    return batch, logits
+
+
+def quick_int8_export(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, sample_data: Path,
+                      fmt: str) -> ExportReport:
+    """`seefood export --formats FMT --int8` of the tiny checkpoint, quick settings, 48 calibration photos."""
+    from seefood.export.pipeline import run_export
+
+    torch.set_num_threads(1)
+    config = ExportConfig(checkpoint=checkpoint, out=tmp_path_factory.mktemp(fmt) / "export", formats=(fmt,),
+                          int8=True, calib_data=sample_data, calib_size=48, parity_data=sample_data, **QUICK)
+    return run_export(config)
+
+
+def row_named(report: ExportReport, name: str) -> ArtifactRow:
+    """The report's row of artifact `name` (e.g. onnx-int8)."""
+    return next(r for r in report.rows if r.name == name)

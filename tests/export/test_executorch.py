@@ -11,11 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from seefood.checkpoint import Checkpoint, load_checkpoint
+from seefood.checkpoint import Checkpoint
 from seefood.errors import BackendMissingError, ExportError
-from seefood.export.config import ExportConfig
 from seefood.export.formats import EXPORTERS, ExportSpec
 from seefood.export.formats import executorch as et_format
 from seefood.export.quantize import INT8_RECIPES
@@ -23,7 +21,7 @@ from seefood.export.report import ExportReport
 from seefood.formats import get_format, resolve
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, read_artifact_meta
-from tests.export.conftest import QUICK
+from tests.export.conftest import quick_int8_export, row_named
 
 INSTALL = r"pip install 'seefood\[mobile\]'"
 executorch_missing = pytest.mark.skipif(
@@ -32,37 +30,9 @@ executorch_missing = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def tiny(checkpoint: Path) -> Checkpoint:
-    """The shared tiny random checkpoint (4 classes, 64 px)."""
-    return load_checkpoint(checkpoint)
-
-
-@pytest.fixture(scope="module")
-def test_photos(sample_data: Path, tiny: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    """The sample's test photos, preprocessed, and the fp32 PyTorch logits on them."""
-    images = []
-    for path in sorted((sample_data / "test").rglob("*.jpg")):
-        with Image.open(path) as im:
-            images.append(im.convert("RGB"))
-    batch = tiny.meta.preprocessing.batch(images)
-    with torch.no_grad():
-        logits = tiny.model.eval()(torch.from_numpy(batch)).numpy()
-    return batch, logits
-
-
-@pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, sample_data: Path) -> ExportReport:
     """`seefood export --formats executorch --int8` of the tiny checkpoint (read-only)."""
-    from seefood.export.pipeline import run_export
-
-    torch.set_num_threads(1)
-    config = ExportConfig(checkpoint=checkpoint, out=tmp_path_factory.mktemp("et") / "export", formats=("executorch",),
-                          int8=True, calib_data=sample_data, calib_size=48, parity_data=sample_data, **QUICK)
-    return run_export(config)
-
-
-def _row(report: ExportReport, name: str) -> Any:
-    return next(r for r in report.rows if r.name == name)
+    return quick_int8_export(tmp_path_factory, checkpoint, sample_data, "executorch")
 
 
 @executorch_missing
@@ -72,7 +42,7 @@ def test_fp32_and_int8_programs_pass_the_gate_and_match_pytorch(
 ) -> None:
     batch, reference = test_photos
     for name, min_agreement in (("executorch-fp32", 1.0), ("executorch-int8", 0.9)):
-        row = _row(exported, name)
+        row = row_named(exported, name)
         assert row.status == "passed", row.reason
         assert row.parity["passed"] and row.size_bytes > 0 and row.latency_ms is not None
         runtime = load_runtime(exported.out / str(row.path), threads=1)
@@ -83,10 +53,10 @@ def test_fp32_and_int8_programs_pass_the_gate_and_match_pytorch(
         assert np.mean(logits.argmax(1) == reference.argmax(1)) >= min_agreement
         if row.precision == "fp32":
             np.testing.assert_allclose(logits, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max())
-    int8 = _row(exported, "executorch-int8")
+    int8 = row_named(exported, "executorch-int8")
     assert int8.recipe == INT8_RECIPES["executorch"][0].name == "xnnpack-pt2e"
     # int8 weights: the program is far smaller than its fp32 parent
-    assert int8.size_bytes < 0.5 * _row(exported, "executorch-fp32").size_bytes
+    assert int8.size_bytes < 0.5 * row_named(exported, "executorch-fp32").size_bytes
 
 
 @executorch_missing

@@ -17,19 +17,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
-from PIL import Image
 
 from seefood.checkpoint import Checkpoint, load_checkpoint
 from seefood.errors import BackendMissingError
-from seefood.export.config import ExportConfig
 from seefood.export.formats import EXPORTERS
 from seefood.export.quantize import INT8_RECIPES
 from seefood.export.report import ExportReport
 from seefood.formats import get_format, resolve
 from seefood.metadata import ModelMeta
 from seefood.runtimes import load_runtime, read_artifact_meta
-from tests.export.conftest import QUICK, make_checkpoint
+from tests.export.conftest import make_checkpoint, quick_int8_export, row_named
 
 INSTALL = r"pip install 'seefood\[litert\]'"
 _MISSING = [name for name in ("litert_torch", "ai_edge_litert") if importlib.util.find_spec(name) is None]
@@ -40,37 +37,9 @@ litert_missing = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def tiny(checkpoint: Path) -> Checkpoint:
-    """The shared tiny random checkpoint (4 classes, 64 px)."""
-    return load_checkpoint(checkpoint)
-
-
-@pytest.fixture(scope="module")
-def test_photos(sample_data: Path, tiny: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    """The sample's test photos, preprocessed, and the fp32 PyTorch logits on them."""
-    images = []
-    for path in sorted((sample_data / "test").rglob("*.jpg")):
-        with Image.open(path) as im:
-            images.append(im.convert("RGB"))
-    batch = tiny.meta.preprocessing.batch(images)
-    with torch.no_grad():
-        logits = tiny.model.eval()(torch.from_numpy(batch)).numpy()
-    return batch, logits
-
-
-@pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, sample_data: Path) -> ExportReport:
     """`seefood export --formats litert --int8` of the tiny checkpoint (read-only)."""
-    from seefood.export.pipeline import run_export
-
-    torch.set_num_threads(1)
-    config = ExportConfig(checkpoint=checkpoint, out=tmp_path_factory.mktemp("lt") / "export", formats=("litert",),
-                          int8=True, calib_data=sample_data, calib_size=48, parity_data=sample_data, **QUICK)
-    return run_export(config)
-
-
-def _row(report: ExportReport, name: str) -> Any:
-    return next(r for r in report.rows if r.name == name)
+    return quick_int8_export(tmp_path_factory, checkpoint, sample_data, "litert")
 
 
 @litert_missing
@@ -80,7 +49,7 @@ def test_fp32_and_int8_programs_pass_the_gate_and_match_pytorch(
 ) -> None:
     batch, reference = test_photos
     for name, min_agreement in (("litert-fp32", 1.0), ("litert-int8", 0.9)):
-        row = _row(exported, name)
+        row = row_named(exported, name)
         assert row.status == "passed", row.reason
         assert row.parity["passed"] and row.size_bytes > 0 and row.latency_ms is not None
         runtime = load_runtime(exported.out / str(row.path), threads=1)
@@ -91,9 +60,9 @@ def test_fp32_and_int8_programs_pass_the_gate_and_match_pytorch(
         assert np.mean(logits.argmax(1) == reference.argmax(1)) >= min_agreement
         if row.precision == "fp32":
             np.testing.assert_allclose(logits, reference, rtol=1e-3, atol=1e-3 * np.abs(reference).max())
-    int8 = _row(exported, "litert-int8")
+    int8 = row_named(exported, "litert-int8")
     assert int8.recipe == INT8_RECIPES["litert"][0].name == "litert-pt2e"
-    assert int8.size_bytes < 0.5 * _row(exported, "litert-fp32").size_bytes  # int8 weights
+    assert int8.size_bytes < 0.5 * row_named(exported, "litert-fp32").size_bytes  # int8 weights
 
 
 @litert_missing

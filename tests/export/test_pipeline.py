@@ -15,6 +15,7 @@ from seefood.export.pipeline import run_export
 from seefood.export.report import ExportReport
 from seefood.io import OUTPUTS_RECORD, sha256_file
 from seefood.runtimes import ARTIFACT_META, load_runtime, read_artifact_meta
+from tests.export.conftest import row_named
 
 from .conftest import QUICK
 
@@ -35,17 +36,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory, checkpoint: Path, sample_
     return run_export(config)
 
 
-def _row(report: ExportReport, name: str):  # type: ignore[no-untyped-def]
-    return next(r for r in report.rows if r.name == name)
-
-
 def test_every_cpu_artifact_passes_and_the_rest_say_why(exported: ExportReport) -> None:
     for name in PASSING:
-        assert _row(exported, name).status == "passed", _row(exported, name)
-    assert _row(exported, "torchscript-fp16").status == "skipped"
-    assert "--device cuda" in (_row(exported, "torchscript-fp16").reason or "")
+        assert row_named(exported, name).status == "passed", row_named(exported, name)
+    assert row_named(exported, "torchscript-fp16").status == "skipped"
+    assert "--device cuda" in (row_named(exported, "torchscript-fp16").reason or "")
     for precision in ("fp32", "fp16", "int8"):  # TensorRT is never installed here: skipped with the install line
-        trt = _row(exported, f"tensorrt-{precision}")
+        trt = row_named(exported, f"tensorrt-{precision}")
         assert trt.status == "skipped" and "pip install 'seefood[tensorrt]'" in (trt.reason or "")
     assert exported.ok
 
@@ -84,7 +81,7 @@ def test_metadata_is_embedded_and_in_the_sidecar(exported: ExportReport, checkpo
 
 def test_int8_records_the_recipe_and_compares_speed_with_fp32(exported: ExportReport) -> None:
     for fmt in ("onnx", "openvino"):
-        row = _row(exported, f"{fmt}-int8")
+        row = row_named(exported, f"{fmt}-int8")
         assert row.recipe and row.attempts[-1]["recipe"] == row.recipe and row.attempts[-1]["status"] == "passed"
         meta = read_artifact_meta(exported.out / row.name)
         assert meta.extra["int8"]["recipe"] == row.recipe
@@ -93,10 +90,10 @@ def test_int8_records_the_recipe_and_compares_speed_with_fp32(exported: ExportRe
 
 def test_quick_latency_and_precision_ran_are_recorded(exported: ExportReport) -> None:
     for name in PASSING:
-        row = _row(exported, name)
+        row = row_named(exported, name)
         assert row.latency_ms is not None and row.latency_ms > 0 and row.precision_ran
         assert row.size_bytes is not None and row.size_bytes > 0
-    fp32, fp16 = _row(exported, "openvino-fp32"), _row(exported, "openvino-fp16")
+    fp32, fp16 = row_named(exported, "openvino-fp32"), row_named(exported, "openvino-fp16")
     assert fp16.size_bytes is not None and fp32.size_bytes is not None
     assert fp16.size_bytes < 0.7 * fp32.size_bytes  # fp16 weights really are stored in half
 

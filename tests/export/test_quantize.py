@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from seefood.checkpoint import Checkpoint, load_checkpoint
+from seefood.checkpoint import Checkpoint
 from seefood.errors import BackendMissingError, ExportError, ModelError
 from seefood.export.calibration import calibration_batches
 from seefood.export.formats.base import ExportSpec
@@ -34,29 +33,9 @@ openvino_missing = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def tiny(checkpoint: Path) -> Checkpoint:
-    """The shared tiny random checkpoint (4 classes, 64 px, wide logit margins)."""
-    torch.set_num_threads(1)
-    return load_checkpoint(checkpoint)
-
-
-@pytest.fixture(scope="module")
 def calib(sample_data: Path, tiny: Checkpoint) -> list[np.ndarray]:
     """Calibration batches from the generated sample's training split, as the pipeline makes them."""
     return calibration_batches(sample_data, tiny.meta.preprocessing, n=48, seed=0)
-
-
-@pytest.fixture(scope="module")
-def held_out(sample_data: Path, tiny: Checkpoint) -> tuple[np.ndarray, np.ndarray]:
-    """Test-split photos (never used for calibration) and the fp32 PyTorch logits on them."""
-    images = []
-    for path in sorted((sample_data / "test").rglob("*.jpg")):
-        with Image.open(path) as im:
-            images.append(im.convert("RGB"))
-    batch = tiny.meta.preprocessing.batch(images)
-    with torch.no_grad():
-        logits = tiny.model(torch.from_numpy(batch)).numpy()
-    return batch, logits
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +100,7 @@ def test_model_family_is_the_registry_record_and_never_guessed() -> None:
 @pytest.mark.parametrize("recipe", INT8_RECIPES["onnx"], ids=lambda r: r.name)
 def test_onnx_recipe_writes_an_int8_model_that_agrees_with_fp32(
     recipe: Int8Recipe, fp32_dirs: dict[str, Path], tiny: Checkpoint, calib: list[np.ndarray],
-    held_out: tuple[np.ndarray, np.ndarray], tmp_path: Path,
+    test_photos: tuple[np.ndarray, np.ndarray], tmp_path: Path,
 ) -> None:
     import onnx
 
@@ -139,7 +118,7 @@ def test_onnx_recipe_writes_an_int8_model_that_agrees_with_fp32(
         float_ends = [n for n in graph.node if n.op_type in WEIGHT_OPS and not set(n.input) & dequantized]
         assert [n.op_type for n in float_ends] == ["Conv", "Gemm"]  # the stem and the classifier
     runtime = OnnxRuntime(out, meta=_int8_meta(tiny.meta, "onnx"), device="cpu", threads=1)
-    top1, cosine = _agreement(runtime.run(held_out[0]), held_out[1])
+    top1, cosine = _agreement(runtime.run(test_photos[0]), test_photos[1])
     assert top1 >= MIN_AGREEMENT and cosine >= MIN_COSINE, (top1, cosine)
 
 
@@ -147,7 +126,7 @@ def test_onnx_recipe_writes_an_int8_model_that_agrees_with_fp32(
 @pytest.mark.parametrize("recipe", INT8_RECIPES["openvino"], ids=lambda r: r.name)
 def test_openvino_recipe_writes_an_int8_model_that_agrees_with_fp32(
     recipe: Int8Recipe, fp32_dirs: dict[str, Path], tiny: Checkpoint, calib: list[np.ndarray],
-    held_out: tuple[np.ndarray, np.ndarray], tmp_path: Path,
+    test_photos: tuple[np.ndarray, np.ndarray], tmp_path: Path,
 ) -> None:
     import openvino as ov
 
@@ -164,7 +143,7 @@ def test_openvino_recipe_writes_an_int8_model_that_agrees_with_fp32(
         assert stem.input_value(0).get_node().get_type_name() != "FakeQuantize"
     runtime = OpenVinoRuntime(out, meta=_int8_meta(tiny.meta, "openvino"), device="cpu", threads=1)
     assert runtime.precision_ran.startswith("int8")
-    top1, cosine = _agreement(runtime.run(held_out[0]), held_out[1])
+    top1, cosine = _agreement(runtime.run(test_photos[0]), test_photos[1])
     assert top1 >= MIN_AGREEMENT and cosine >= MIN_COSINE, (top1, cosine)
 
 

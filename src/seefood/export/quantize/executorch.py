@@ -78,6 +78,7 @@ def outside_modules(modules: list[str]) -> Callable[[Any], bool]:
     return keep
 
 
+Q_ANNOTATION_KEY = "quantization_annotation"  # where PT2E quantisers put a node's annotation (torchao's key)
 CONV_TARGETS = ("conv2d.default", "conv2d.padding")
 CLAMP_TARGETS = ("hardtanh.default", "hardtanh_.default")  # ReLU6 (EfficientNet-Lite, MobileNetV2) is hardtanh(0, 6)
 
@@ -105,7 +106,7 @@ def annotate_conv_clamp(graph: Any, config: Any, keep: Callable[[Any], bool] | N
 
     if getattr(config.input_activation, "is_dynamic", False):
         return 0  # dynamic int8 leaves depthwise convs in float, which this pattern would quantise
-    key = "quantization_annotation"  # torchao's Q_ANNOTATION_KEY
+    key = Q_ANNOTATION_KEY
     count = 0
     for clamp in graph.graph.nodes:
         conv = clamp.args[0] if _target(clamp, CLAMP_TARGETS) and clamp.args else None
@@ -151,7 +152,7 @@ def share_pad_ranges(graph: Any) -> int:
     """
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
-    key = "quantization_annotation"
+    key = Q_ANNOTATION_KEY
     count = 0
     for pad in graph.graph.nodes:
         source = pad.args[0] if _zero_pad(pad) else None
@@ -178,7 +179,7 @@ def drop_pad_requantize(converted: Any) -> int:
         if source is None or not _target(source, ("dequantize_per_tensor.default",)) or len(pad.users) != 1:
             continue
         requant = next(iter(pad.users))
-        if not _target(requant, ("quantize_per_tensor.default",)) or "dequantize" in str(requant.target):
+        if not _target(requant, (".quantize_per_tensor.default",)):  # the dot: not dequantize_per_tensor
             continue
         if tuple(requant.args[1:]) != tuple(source.args[1:]):
             continue
@@ -204,7 +205,7 @@ def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module
 
     config = get_symmetric_quantization_config(is_per_channel=True)
 
-    class ClampFusingQuantizer(XNNPACKQuantizer):
+    class SeefoodXnnpackQuantizer(XNNPACKQuantizer):
         def annotate(self, graph: Any) -> Any:
             fused = annotate_conv_clamp(graph, config, self.filter_fn)
             graph = super().annotate(graph)
@@ -213,7 +214,7 @@ def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module
                      "their input's range", fused, pads)
             return graph
 
-    quantizer = ClampFusingQuantizer()
+    quantizer = SeefoodXnnpackQuantizer()
     if settings.ops == "weights" or family == "transformer":
         for op in (torch.ops.aten.conv2d.default, torch.ops.aten.linear.default):
             quantizer.set_operator_type(op, config)
@@ -224,16 +225,19 @@ def build_quantizer(settings: XnnpackInt8Settings, family: str, model: nn.Module
     return quantizer
 
 
-def calibrated_pt2e(model: nn.Module, calib: list[np.ndarray], quantizer: Any, fold_quantize: bool = True) -> Any:
-    """PT2E's common part for every recipe that uses it: `model` exported with a dynamic batch, observed by
-    `quantizer` on every calibration batch, then converted to a Q/DQ graph (what ExecuTorch and LiteRT lower)."""
+def calibrated_pt2e(
+    model: nn.Module, example: Any, calib: list[np.ndarray], quantizer: Any, fold_quantize: bool = True
+) -> Any:
+    """PT2E's common part for every recipe that uses it: `model` exported with a dynamic batch (traced on
+    `example`, see `pt2e_example`), observed by `quantizer` on every calibration batch, then converted to a Q/DQ
+    graph (what ExecuTorch and LiteRT lower)."""
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from seefood.export.formats.executorch import export_program
 
     # calibration batches come in any size, so the graph to observe always takes a dynamic batch
-    prepared = prepare_pt2e(export_program(model, pt2e_example(calib), dynamic=True).module(), quantizer)
+    prepared = prepare_pt2e(export_program(model, example, dynamic=True).module(), quantizer)
     with torch.no_grad():
         for batch in calib:
             prepared(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
@@ -267,7 +271,7 @@ def quantize_executorch(
     out_dir = Path(out_dir)
     with staged_files(out_dir, INT8_FILES) as tmp:
         try:
-            converted = calibrated_pt2e(model, calib, build_quantizer(settings, family, model))
+            converted = calibrated_pt2e(model, example, calib, build_quantizer(settings, family, model))
             drop_pad_requantize(converted)
             program = export_program(converted, example if dynamic else example[:1], dynamic)
         except Exception as exc:  # torch.export / torchao raise many unrelated types

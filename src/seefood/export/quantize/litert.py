@@ -131,7 +131,7 @@ def quantize_litert(
     out_dir = Path(out_dir)
     with staged_files(out_dir, INT8_FILES) as tmp:
         try:
-            converted = move_exported_model_to_eval(calibrated_pt2e(model, calib, quantizer, fold_quantize=False))
+            converted = move_exported_model_to_eval(calibrated_pt2e(model, example, calib, quantizer, fold_quantize=False))
         except Exception as exc:  # torch.export / torchao raise many unrelated types
             raise ExportError(f"LiteRT PT2E quantisation failed: {type(exc).__name__}: {exc}") from exc
         convert_to_tflite(converted, example[:1], tmp, quant_config=quant_config)
